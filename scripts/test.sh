@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs on a fresh Debian machine, then
+# run the whole suite. README.rst tells newcomers to run this; .ci/run runs
+# exactly this. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+# System packages: the browser, redis-server and haproxy the tests start.
+APT_PACKAGES="chromium redis-server haproxy"
+missing=""
+for p in $APT_PACKAGES; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
+fi
+
+# Python: a virtualenv with the package and its test extra.
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[test]"
+
+# Node packages (pinned by package-lock.json).
+if [ -f package.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# Static checks, then the tests.
+.venv/bin/python -m pytest "$@"

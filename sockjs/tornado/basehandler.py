@@ -1,0 +1,136 @@
+"""What every SockJS HTTP handler shares: CORS, caching headers,
+JSESSIONID, preflight answers, and quiet handling of clients that go away
+(PROTOCOL.md section 8)."""
+import logging
+import time
+from email.utils import formatdate
+from typing import TYPE_CHECKING, Any, Optional
+
+from tornado import httputil, iostream, web
+
+from sockjs.tornado.session import ConnectionInfo
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sockjs.tornado.router import SockJSRouter
+
+__all__ = ["BaseHandler", "PreflightHandler", "CACHE_TIME"]
+
+log = logging.getLogger("sockjs.tornado.http")
+
+#: One year, in seconds: how long cacheable answers may be cached.
+CACHE_TIME = 31536000
+NO_CACHE = "no-store, no-cache, no-transform, must-revalidate, max-age=0"
+CACHE_FOREVER = "public, max-age=%d" % CACHE_TIME
+
+
+class BaseHandler(web.RequestHandler):
+    """Base of every SockJS handler. ``server`` is the router."""
+
+    server: "SockJSRouter"
+
+    def initialize(self, server: "SockJSRouter") -> None:  # type: ignore[override]
+        self.server = server
+
+    def set_default_headers(self) -> None:
+        # Tornado's default Content-Type must not leak into answers that
+        # have none (405, 304, preflights).
+        self.clear_header("Content-Type")
+
+    # -- headers ----------------------------------------------------------
+
+    def origin_allowed(self) -> bool:
+        """Whether the request's Origin passes ``allowed_origins``."""
+        return self.server.origin_allowed(self.request.headers.get("Origin"))
+
+    def handle_origin(self) -> None:
+        """CORS headers: echo the Origin with credentials, or ``*``."""
+        origin = self.request.headers.get("Origin")
+        if origin:
+            self._headers["Access-Control-Allow-Origin"] = origin
+            self._headers["Access-Control-Allow-Credentials"] = "true"
+            self._headers["Vary"] = "Origin"
+        else:
+            self._headers["Access-Control-Allow-Origin"] = "*"
+
+    def enable_cache(self) -> None:
+        """Cacheable for a year."""
+        self._headers["Cache-Control"] = CACHE_FOREVER
+        self._headers["Expires"] = formatdate(time.time() + CACHE_TIME, usegmt=True)
+        self._headers["Access-Control-Max-Age"] = str(CACHE_TIME)
+
+    def disable_cache(self) -> None:
+        """Never cached."""
+        self._headers["Cache-Control"] = NO_CACHE
+
+    def handle_session_cookie(self) -> None:
+        """``Set-Cookie: JSESSIONID=...; path=/`` when JSESSIONID handling
+        is on: the request's own value, else ``dummy``."""
+        if not self.server.cookie_needed:
+            return
+        value = "dummy"
+        raw = self.request.headers.get("Cookie")
+        if raw and "JSESSIONID" in raw:
+            for part in raw.split(";"):
+                name, _, v = part.strip().partition("=")
+                if name == "JSESSIONID" and v and _cookie_safe(v):
+                    value = v
+                    break
+        self._headers["Set-Cookie"] = "JSESSIONID=%s; path=/" % value
+
+    def preflight(self, methods: str) -> None:
+        """Answer a CORS preflight allowing ``methods``."""
+        self.set_status(204)
+        self.enable_cache()
+        self.handle_origin()
+        self._headers["Access-Control-Allow-Methods"] = methods
+        requested = self.request.headers.get("Access-Control-Request-Headers")
+        if requested:
+            self._headers["Access-Control-Allow-Headers"] = requested
+        self.finish()
+
+    # -- request info ----------------------------------------------------
+
+    def get_conn_info(self) -> ConnectionInfo:
+        """The :class:`ConnectionInfo` handed to ``on_open``."""
+        req = self.request
+        cookies = {name: morsel.value for name, morsel in req.cookies.items()}
+        arguments = {k: [v.decode("utf-8", "replace") for v in vs]
+                     for k, vs in req.query_arguments.items()}
+        return ConnectionInfo(req.remote_ip or "", cookies, arguments, req.headers, req.path)
+
+    # -- errors -----------------------------------------------------------
+
+    def send_error_text(self, status: int, text: str) -> None:
+        """A plain-text error answer (the protocol's 500s and 404s)."""
+        self.set_status(status)
+        self._headers["Content-Type"] = "text/plain; charset=UTF-8"
+        self.finish(text)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        # Tornado's HTML error pages are not ours to send; keep it short.
+        self._headers["Content-Type"] = "text/plain; charset=UTF-8"
+        self.finish("%d %s" % (status_code, httputil.responses.get(status_code, "Error")))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        # A client that went away is not an error of ours.
+        if isinstance(value, (iostream.StreamClosedError, web.Finish)):
+            log.debug("client went away: %s", value)
+            return
+        super().log_exception(typ, value, tb)
+
+
+def _cookie_safe(value: str) -> bool:
+    return all(c.isalnum() or c in "-_.~+/=%" for c in value) and len(value) <= 256
+
+
+class PreflightHandler(BaseHandler):
+    """1.x name: a handler whose OPTIONS answers a preflight."""
+
+    access_methods = "OPTIONS, POST"
+
+    def options(self, *args: Any, **kwargs: Any) -> None:
+        self.handle_session_cookie()
+        self.preflight(self.access_methods)
+
+    def verify_origin(self) -> Optional[bool]:
+        return self.origin_allowed()

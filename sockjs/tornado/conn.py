@@ -1,0 +1,88 @@
+"""``SockJSConnection``: the class applications subclass.
+
+One instance per session. The session calls ``on_open`` once, then
+``on_message`` once per message in arrival order, then ``on_close`` exactly
+once, however the session ended. Each handler may be a plain method or an
+``async def``; coroutines are awaited, and the next message of the same
+session waits until the previous handler finished.
+"""
+from typing import TYPE_CHECKING, Any, Iterable, Optional
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sockjs.tornado.session import BaseSession, CloseReason, ConnectionInfo
+
+__all__ = ["SockJSConnection"]
+
+
+class SockJSConnection:
+    """Base class of an application's connection.
+
+    Subclass it and override :meth:`on_open`, :meth:`on_message` and
+    :meth:`on_close`. Everything else is called by the application to talk
+    back to the client.
+    """
+
+    def __init__(self, session: "BaseSession") -> None:
+        #: The session this connection belongs to.
+        self.session = session
+
+    # Callbacks for the application -------------------------------------
+
+    def on_open(self, request: "ConnectionInfo") -> Any:
+        """The session opened. ``request`` describes the HTTP request that
+        opened it. Return ``False`` (or call :meth:`close`) to reject the
+        connection: the client gets a close frame (3000 ``Go away!`` unless
+        another code was given). May be a coroutine."""
+
+    def on_message(self, message: str) -> Any:
+        """One message from the client, as ``str``. May be a coroutine; the
+        next message waits for it."""
+        raise NotImplementedError()
+
+    def on_close(self) -> Any:
+        """The session ended. Called exactly once. :attr:`close_reason`
+        says why. May be a coroutine."""
+
+    # Talking to the client ---------------------------------------------
+
+    def send(self, message: Any, binary: bool = False) -> None:
+        """Queue one message for the client; a no-op once the session is
+        closed. ``bytes`` are decoded as UTF-8; any other non-``str`` value
+        is JSON-encoded (as 1.x did). ``binary`` matters only on the raw
+        ``/websocket`` endpoint, where it sends a binary frame."""
+        self.session.send_message(message, binary=binary)
+
+    def broadcast(self, clients: Iterable["SockJSConnection"], message: Any) -> None:
+        """Send ``message`` to every connection in ``clients``, encoding it
+        once. Closed connections are skipped."""
+        self.session.broadcast(clients, message)
+
+    def close(self, code: int = 3000, reason: str = "Go away!") -> None:
+        """Close the session with ``code`` (3000-4999) and ``reason``.
+
+        :raises ValueError: for a code outside 3000-4999.
+        """
+        self.session.close_by_application(code, reason)
+
+    def send_threadsafe(self, message: Any, binary: bool = False) -> None:
+        """:meth:`send`, callable from any thread: the message is handed to
+        the session's event loop and sent from there, in call order."""
+        self.session.call_threadsafe(self.send, message, binary)
+
+    def close_threadsafe(self, code: int = 3000, reason: str = "Go away!") -> None:
+        """:meth:`close`, callable from any thread."""
+        if not 3000 <= code <= 4999:
+            raise ValueError("close code must be within 3000-4999, not %r" % (code,))
+        self.session.call_threadsafe(self.close, code, reason)
+
+    @property
+    def is_closed(self) -> bool:
+        """True once the session is closing or closed."""
+        return self.session.is_closed
+
+    @property
+    def close_reason(self) -> Optional["CloseReason"]:
+        """Why the session ended: ``(code, reason, initiator)``, where
+        initiator is ``"application"``, ``"client"``, ``"timeout"``,
+        ``"error"`` or ``"server"``; ``None`` while open."""
+        return self.session.close_reason

@@ -1,0 +1,30 @@
+"""Helpers for moving a ``tornado.websocket`` handler to SockJS (1.x).
+
+:class:`WebsocketHandler` is a :class:`SockJSConnection` that speaks the
+``tornado.websocket.WebSocketHandler`` surface: override ``open()``,
+``on_message()`` and ``on_close()``, send with ``write_message()``, read the
+opening request's details from ``self.request``.
+"""
+from typing import Any
+
+from sockjs.tornado.conn import SockJSConnection
+from sockjs.tornado.session import ConnectionInfo
+
+__all__ = ["WebsocketHandler"]
+
+
+class WebsocketHandler(SockJSConnection):
+    """``tornado.websocket``-style shim over :class:`SockJSConnection`."""
+
+    request: ConnectionInfo
+
+    def on_open(self, info: ConnectionInfo) -> Any:
+        self.request = info
+        return self.open()
+
+    def open(self) -> Any:
+        """The connection opened (``self.request`` is set)."""
+
+    def write_message(self, msg: Any, binary: bool = False) -> None:
+        """Send one message."""
+        self.send(msg, binary)

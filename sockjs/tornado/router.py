@@ -1,0 +1,228 @@
+"""``SockJSRouter``: settings, the URL table of one SockJS service, and the
+parts every session shares (registry, stats, sweep timer).
+
+The router is the one place that knows every part; transports, sessions and
+the protocol code know nothing of each other beyond the session's receiver
+interface.
+"""
+import asyncio
+import logging
+import time
+from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional,
+                    Tuple, Type)
+
+from sockjs.tornado import session as sessionmod
+from sockjs.tornado import sessioncontainer, static, stats, transports
+from sockjs.tornado.conn import SockJSConnection
+from sockjs.tornado.session import Broadcast, _coerce
+from sockjs.tornado.settings import DEFAULT_SETTINGS, origin_matcher, validate_settings
+
+__all__ = ["SockJSRouter", "DEFAULT_SETTINGS"]
+
+log = logging.getLogger("sockjs.tornado")
+
+# (url suffix, handler) for the session transports.
+TRANSPORTS: Dict[str, Type[Any]] = {
+    "websocket": transports.WebSocketTransport,
+    "xhr": transports.XhrPollingTransport,
+    "xhr_streaming": transports.XhrStreamingTransport,
+    "jsonp": transports.JSONPTransport,
+    "eventsource": transports.EventSourceTransport,
+    "htmlfile": transports.HtmlFileTransport,
+}
+
+# Send handlers, routed when the receiving transport they serve is enabled.
+SEND_HANDLERS: Dict[str, Tuple[Type[Any], Tuple[str, ...]]] = {
+    "xhr_send": (transports.XhrSendHandler, ("xhr", "xhr_streaming", "eventsource", "htmlfile")),
+    "jsonp_send": (transports.JSONPSendHandler, ("jsonp", "htmlfile")),
+}
+
+
+class SockJSRouter:
+    """One SockJS service: pass :attr:`urls` to ``tornado.web.Application``.
+
+    ``connection`` is the application's :class:`SockJSConnection` subclass,
+    ``prefix`` the service's URL prefix (e.g. ``"/echo"``), ``user_settings``
+    overrides :data:`DEFAULT_SETTINGS` (unknown keys and wrong types raise
+    ``ValueError``/``TypeError`` naming the key). ``io_loop`` is accepted
+    for 1.x and ignored: timers start lazily on whichever loop serves the
+    first session, so the router may be built at import time.
+    ``session_kls`` replaces :class:`sockjs.tornado.session.Session`.
+    """
+
+    def __init__(self, connection: Type[SockJSConnection], prefix: str = "",
+                 user_settings: Optional[Mapping[str, Any]] = None, io_loop: Any = None,
+                 session_kls: Optional[Type[sessionmod.Session]] = None) -> None:
+        if not (isinstance(connection, type) and issubclass(connection, SockJSConnection)):
+            raise TypeError("connection must be a SockJSConnection subclass, not %r" % (connection,))
+        self._connection = connection
+        self.io_loop = io_loop
+        self.prefix = prefix.rstrip("/")
+        self.settings: Dict[str, Any] = validate_settings(user_settings or {})
+        self.websockets_enabled = "websocket" not in self.settings["disabled_transports"]
+        self.cookie_needed = bool(self.settings["jsessionid"])
+        self._session_kls = session_kls or sessionmod.Session
+        self._sessions = sessioncontainer.SessionContainer()
+        self.stats = stats.StatsCollector()
+        self._sweeper: Optional[asyncio.TimerHandle] = None
+        self._sweep_loop: Optional[asyncio.AbstractEventLoop] = None
+        self._sweep_interval = min(self.settings["session_check_interval"],
+                                   self.settings["heartbeat_delay"],
+                                   self.settings["disconnect_delay"]) or 1
+        self._shutting_down = False
+        self._iframe_cache: Optional[Tuple[bytes, str]] = None
+        self._allow_all_origins, self._origin_matches = origin_matcher(self.settings["allowed_origins"])
+        ws_origins = self.settings["websocket_allow_origin"]
+        self._ws_allow_all = ws_origins == "*"
+        self._ws_origins = set() if self._ws_allow_all else {o.lower() for o in ws_origins}
+        self._transport_urls = self._build_urls()
+
+    # -- origins ----------------------------------------------------------
+
+    def origin_allowed(self, origin: Optional[str]) -> bool:
+        """Whether a request with this ``Origin`` header may be served
+        (``allowed_origins``). Requests without Origin are not from a
+        browser page and are always served."""
+        if self._allow_all_origins or not origin:
+            return True
+        return self._origin_matches(origin)
+
+    def websocket_origin_allowed(self, origin: Optional[str], host: str) -> bool:
+        """``allowed_origins``, then the 1.x ``websocket_allow_origin``
+        (exact ``host[:port]`` match, never a substring)."""
+        if not self.origin_allowed(origin):
+            return False
+        if self._ws_allow_all or not origin:
+            return True
+        from urllib.parse import urlsplit
+        netloc = urlsplit(origin).netloc.lower()
+        return netloc in self._ws_origins
+
+    # -- URLs -------------------------------------------------------------
+
+    def _build_urls(self) -> List[Tuple[Any, ...]]:
+        p = self.prefix
+        kw = {"server": self}
+        disabled = set(self.settings["disabled_transports"])
+        base = p + r"/[^/.]+/(?P<session_id>[^/.]+)/"
+        urls: List[Tuple[Any, ...]] = []
+        for name, handler in TRANSPORTS.items():
+            if name not in disabled:
+                urls.append((base + name + "$", handler, kw))
+        for name, (handler, users) in SEND_HANDLERS.items():
+            if any(u not in disabled for u in users):
+                urls.append((base + name + "$", handler, kw))
+        if self.websockets_enabled:
+            urls.append((p + "/websocket$", transports.RawWebSocketTransport, kw))
+        urls.append((p + "/info$", static.InfoHandler, kw))
+        urls.append((p + r"/iframe(?:-[^/]*)?\.html$", static.IFrameHandler, kw))
+        urls.append((p + "/?$", static.GreetingsHandler, kw))
+        return urls
+
+    @property
+    def urls(self) -> List[Tuple[Any, ...]]:
+        """Tornado URL specs of this service."""
+        return self._transport_urls
+
+    def apply_routes(self, routes: List[Any]) -> List[Any]:
+        """Append :attr:`urls` to ``routes`` and return it."""
+        routes.extend(self._transport_urls)
+        return routes
+
+    # -- sessions ---------------------------------------------------------
+
+    def get_connection_class(self) -> Type[SockJSConnection]:
+        """The application's connection class."""
+        return self._connection
+
+    def create_session(self, session_id: Optional[str], register: bool = True) -> sessionmod.Session:
+        """Make a session; ``register`` makes it reachable by id (websocket
+        sessions are not: each connection is its own session)."""
+        s = self._session_kls(self._connection, self, session_id, self.settings["disconnect_delay"])
+        if register:
+            self._sessions.add(s)
+        self._ensure_sweeper()
+        return s
+
+    def get_session(self, session_id: str) -> Optional[sessionmod.Session]:
+        """The live session with this id, or ``None``."""
+        return self._sessions.get(session_id)  # type: ignore[no-any-return]
+
+    def track(self, session: Any) -> None:
+        """Put a session without id (websocket) under the sweep."""
+        self._sessions.add(session)
+        self._ensure_sweeper()
+
+    def untrack(self, session: Any) -> None:
+        self._sessions.discard(session)
+
+    @property
+    def sessions(self) -> sessioncontainer.SessionContainer:
+        """The live sessions."""
+        return self._sessions
+
+    # -- sweep ------------------------------------------------------------
+
+    def _ensure_sweeper(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._sweeper is not None and self._sweep_loop is loop:
+            return
+        self._sweep_loop = loop
+        self._sweeper = loop.call_later(self._sweep_interval, self._sweep)
+
+    def _sweep(self) -> None:
+        self._sweeper = None
+        try:
+            now = time.monotonic()
+            self._sessions.expire(now)
+            self.stats.roll(now)
+        except Exception:
+            log.exception("session sweep failed")
+        if len(self._sessions) and not self._shutting_down:
+            assert self._sweep_loop is not None
+            self._sweeper = self._sweep_loop.call_later(self._sweep_interval, self._sweep)
+
+    # -- broadcast --------------------------------------------------------
+
+    def broadcast(self, clients: Iterable[SockJSConnection], msg: Any) -> None:
+        """Send ``msg`` to every open connection in ``clients``, encoding it
+        once (and, for websockets, building the frame once)."""
+        shared = Broadcast(_coerce(msg))
+        count = 0
+        for c in clients:
+            s = c.session
+            if s.state < sessionmod.CLOSING:
+                s.send_broadcast(shared)
+                count += 1
+        self.stats.on_pack_sent(count)
+        self.stats.on_broadcast(count)
+
+    # -- shutdown ---------------------------------------------------------
+
+    async def shutdown(self, code: int = 1001, reason: str = "Server shutting down",
+                       timeout: float = 5.0) -> None:
+        """Close every session with a close frame, stop the sweep timer,
+        and wait (up to ``timeout`` seconds) for in-flight responses and
+        handlers to finish. New sessions are refused afterwards."""
+        self._shutting_down = True
+        sessions = list(self._sessions)
+        for s in sessions:
+            s.close(code, reason, initiator="server")
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pending = [s for s in sessions if s.busy or getattr(s, "handler", None) is not None]
+            if not pending:
+                break
+            await asyncio.sleep(0.01)
+        for s in list(self._sessions):
+            self._sessions.discard(s)
+
+    @property
+    def shutting_down(self) -> bool:
+        return self._shutting_down
+
+    def on_shutdown_refuse(self) -> Optional[Callable[[], None]]:  # pragma: no cover
+        return None

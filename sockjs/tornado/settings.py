@@ -1,0 +1,157 @@
+"""Router settings: the 1.x keys with their defaults, the new ones, and
+their validation (an unknown key or a value of the wrong type fails at
+construction, naming the key)."""
+from typing import Any, Callable, Dict, Mapping, Tuple
+
+__all__ = ["DEFAULT_SETTINGS", "DEFAULT_SOCKJS_URL", "TRANSPORT_NAMES", "validate_settings"]
+
+#: sockjs-client build the iframe page loads unless ``sockjs_url`` says
+#: otherwise. It must be the very build the application's page uses.
+DEFAULT_SOCKJS_URL = "https://cdn.jsdelivr.net/npm/sockjs-client@1.6.1/dist/sockjs.min.js"
+
+#: Names accepted in ``disabled_transports``.
+TRANSPORT_NAMES = ("websocket", "xhr", "xhr_streaming", "jsonp", "eventsource", "htmlfile")
+
+DEFAULT_SETTINGS: Dict[str, Any] = {
+    # -- sockjs-tornado 1.x ---------------------------------------------
+    # Seconds between sweeps (heartbeats, expiry).
+    "session_check_interval": 1,
+    # Seconds a session outlives its last receiver.
+    "disconnect_delay": 5,
+    # Seconds of silence before an `h` frame.
+    "heartbeat_delay": 25,
+    "disabled_transports": [],
+    "sockjs_url": DEFAULT_SOCKJS_URL,
+    # Bytes per streaming response before the client must reconnect.
+    "response_limit": 128 * 1024,
+    # JSESSIONID cookie handling (load balancers stick on it).
+    "jsessionid": True,
+    # False batches sends until the next loop turn.
+    "immediate_flush": True,
+    # TCP_NODELAY on persistent connections.
+    "disable_nagle": True,
+    # Polling requests of one session must come from one IP.
+    "verify_ip": True,
+    # "*" or a list of allowed host[:port] for websocket Origin headers.
+    "websocket_allow_origin": "*",
+    # -- new ------------------------------------------------------------
+    # Largest client message (websocket) or send request body, in bytes.
+    "max_message_size": 1024 * 1024,
+    # Largest outgoing queue of one session, in bytes; past it the session
+    # is closed with 1013.
+    "max_queue_size": 4 * 1024 * 1024,
+    # Messages that may wait for a running async handler before a
+    # websocket stops reading from its client.
+    "max_inbox_messages": 1000,
+    # Seconds a websocket peer has to answer the ping sent with each
+    # heartbeat; None disables the check.
+    "ping_timeout": 10,
+    # Allowed Origins: "*", or a list of exact origins and patterns such as
+    # "https://*.example.com", or a callable(origin) -> bool.
+    "allowed_origins": "*",
+}
+
+
+def _number(key: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError("setting %r must be a number, not %r" % (key, value))
+    if value < 0:
+        raise ValueError("setting %r must not be negative, not %r" % (key, value))
+
+
+def _positive_int(key: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("setting %r must be an int, not %r" % (key, value))
+    if value <= 0:
+        raise ValueError("setting %r must be positive, not %r" % (key, value))
+
+
+def _bool(key: str, value: Any) -> None:
+    if not isinstance(value, (bool, int)):
+        raise TypeError("setting %r must be a bool, not %r" % (key, value))
+
+
+def _str(key: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise TypeError("setting %r must be a str, not %r" % (key, value))
+
+
+def _transports(key: str, value: Any) -> None:
+    if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset)):
+        raise TypeError("setting %r must be a list of transport names, not %r" % (key, value))
+    for name in value:
+        if name not in TRANSPORT_NAMES:
+            raise ValueError("setting %r: unknown transport %r (known: %s)"
+                             % (key, name, ", ".join(TRANSPORT_NAMES)))
+
+
+def _origins(key: str, value: Any) -> None:
+    if value == "*" or callable(value):
+        return
+    if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset)):
+        raise TypeError("setting %r must be '*', a list of strings or a callable, not %r" % (key, value))
+    for item in value:
+        if not isinstance(item, str):
+            raise TypeError("setting %r: %r is not a string" % (key, item))
+
+
+def _optional_number(key: str, value: Any) -> None:
+    if value is not None:
+        _number(key, value)
+
+
+_CHECKS: Dict[str, Callable[[str, Any], None]] = {
+    "session_check_interval": _number,
+    "disconnect_delay": _number,
+    "heartbeat_delay": _number,
+    "disabled_transports": _transports,
+    "sockjs_url": _str,
+    "response_limit": _positive_int,
+    "jsessionid": _bool,
+    "immediate_flush": _bool,
+    "disable_nagle": _bool,
+    "verify_ip": _bool,
+    "websocket_allow_origin": _origins,
+    "max_message_size": _positive_int,
+    "max_queue_size": _positive_int,
+    "max_inbox_messages": _positive_int,
+    "ping_timeout": _optional_number,
+    "allowed_origins": _origins,
+}
+assert set(_CHECKS) == set(DEFAULT_SETTINGS)
+
+
+def validate_settings(user_settings: Mapping[str, Any]) -> Dict[str, Any]:
+    """Defaults merged with ``user_settings``, every value checked.
+
+    :raises ValueError: an unknown key, or a value out of range.
+    :raises TypeError: a value of the wrong type.
+    """
+    settings = dict(DEFAULT_SETTINGS)
+    for key, value in user_settings.items():
+        check = _CHECKS.get(key)
+        if check is None:
+            raise ValueError("unknown setting %r (known: %s)" % (key, ", ".join(sorted(_CHECKS))))
+        check(key, value)
+        settings[key] = value
+    for key in ("session_check_interval", "heartbeat_delay", "disconnect_delay"):
+        if settings[key] <= 0:
+            raise ValueError("setting %r must be positive, not %r" % (key, settings[key]))
+    return settings
+
+
+def origin_matcher(setting: Any) -> Tuple[bool, Callable[[str], bool]]:
+    """``(allow_all, matches)`` for an ``allowed_origins`` value."""
+    if setting == "*":
+        return True, lambda origin: True
+    if callable(setting):
+        return False, lambda origin: bool(setting(origin))
+    import fnmatch
+    import re
+    exact = {s.lower() for s in setting if "*" not in s}
+    patterns = [re.compile(fnmatch.translate(s.lower())) for s in setting if "*" in s]
+
+    def matches(origin: str) -> bool:
+        o = origin.lower()
+        return o in exact or any(p.match(o) for p in patterns)
+    return False, matches

@@ -1,0 +1,96 @@
+"""The service's fixed pages: greeting, ``/info`` and the iframe page
+(PROTOCOL.md sections 1, 3 and 4)."""
+import hashlib
+import json
+import secrets
+from typing import Any, Dict
+
+from sockjs.tornado.basehandler import BaseHandler
+
+__all__ = ["GreetingsHandler", "InfoHandler", "IFrameHandler", "IFRAME_TEMPLATE", "iframe_page"]
+
+#: The iframe page, byte for byte as the protocol defines it; ``%s`` is
+#: the ``sockjs_url`` setting.
+IFRAME_TEMPLATE = """<!DOCTYPE html>
+<html>
+<head>
+  <meta http-equiv="X-UA-Compatible" content="IE=edge" />
+  <meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />
+  <script src="%s"></script>
+  <script>
+    document.domain = document.domain;
+    SockJS.bootstrap_iframe();
+  </script>
+</head>
+<body>
+  <h2>Don't panic!</h2>
+  <p>This is a SockJS hidden iframe. It's used for cross domain magic.</p>
+</body>
+</html>"""
+
+
+def iframe_page(sockjs_url: str) -> bytes:
+    """The iframe page for ``sockjs_url`` (HTML-escaped into the page)."""
+    safe = sockjs_url.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+    return (IFRAME_TEMPLATE % safe).encode("utf-8")
+
+
+class GreetingsHandler(BaseHandler):
+    """``P`` and ``P/``: the greeting."""
+
+    def get(self) -> None:
+        self._headers["Content-Type"] = "text/plain; charset=UTF-8"
+        self.finish(b"Welcome to SockJS!\n")
+
+
+class InfoHandler(BaseHandler):
+    """``P/info``: what the client needs to know before it picks a
+    transport, with fresh entropy for its random numbers."""
+
+    def get(self) -> None:
+        if not self.origin_allowed():
+            return self.send_error_text(403, "Origin not allowed")
+        self._headers["Content-Type"] = "application/json; charset=UTF-8"
+        self.disable_cache()
+        self.handle_origin()
+        info: Dict[str, Any] = {
+            "websocket": self.server.websockets_enabled,
+            "cookie_needed": self.server.cookie_needed,
+            "origins": ["*:*"],
+            "entropy": secrets.randbits(32),
+        }
+        self.finish(json.dumps(info))
+
+    def options(self) -> None:
+        if not self.origin_allowed():
+            return self.send_error_text(403, "Origin not allowed")
+        self.preflight("OPTIONS, GET")
+
+
+class IFrameHandler(BaseHandler):
+    """``P/iframe.html`` and ``P/iframe-<version>.html``: the page that
+    bootstraps the iframe-based transports; cacheable, with an ETag."""
+
+    def initialize(self, server: Any) -> None:  # type: ignore[override]
+        super().initialize(server)
+        cached = getattr(server, "_iframe_cache", None)
+        if cached is None:
+            body = iframe_page(server.settings["sockjs_url"])
+            cached = (body, '"%s"' % hashlib.md5(body).hexdigest())
+            server._iframe_cache = cached
+        self._page, self._etag = cached
+
+    def compute_etag(self) -> None:
+        return None  # ours is set explicitly, and stays stable
+
+    def get(self, *args: Any) -> None:
+        inm = self.request.headers.get("If-None-Match")
+        self._headers["ETag"] = self._etag
+        if inm and self._etag in inm:
+            self.set_status(304)
+            self.finish()
+            return
+        self._headers["Content-Type"] = "text/html; charset=UTF-8"
+        self.enable_cache()
+        del self._headers["Access-Control-Max-Age"]
+        self.finish(self._page)

@@ -1,0 +1,22 @@
+"""``eventsource`` (PROTOCOL.md section 5): Server-Sent Events."""
+from sockjs.tornado.transports.streamingbase import StreamingTransportBase
+
+__all__ = ["EventSourceTransport"]
+
+
+class EventSourceTransport(StreamingTransportBase):
+    """``GET P/<server>/<session>/eventsource``: ``data: <frame>`` events.
+    Frames are JSON, so they never hold a raw CR or LF."""
+
+    name = "eventsource"
+    content_type = "text/event-stream"
+    cors = False
+
+    def prelude(self) -> bytes:
+        return b"\r\n"
+
+    def wrap_frame(self, frame: str) -> bytes:
+        return ("data: " + frame + "\r\n\r\n").encode("utf-8")
+
+    async def get(self, session_id: str) -> None:
+        await self.serve(session_id)

@@ -1,0 +1,80 @@
+"""``P/websocket``: a plain websocket with no SockJS framing (PROTOCOL.md
+section 7): text in, text out, unchanged; the application's close becomes a
+websocket close frame with its code and reason."""
+from typing import Any, List, Optional
+
+from sockjs.tornado.session import Broadcast, RawSession
+from sockjs.tornado.websocket import SockJSWebSocketHandler, WebSocketConnection
+
+__all__ = ["RawWebSocketTransport", "RawWebSocketReceiver"]
+
+
+class RawWebSocketReceiver:
+    """Connects a :class:`RawSession` to its websocket."""
+
+    def __init__(self, server: Any, info: Any) -> None:
+        self.server = server
+        self._info = info
+        self.session: Optional[RawSession] = None
+        self.conn: Optional[WebSocketConnection] = None
+        self._max_inbox = server.settings["max_inbox_messages"]
+
+    def on_ws_open(self, conn: WebSocketConnection) -> None:
+        self.conn = conn
+        session = RawSession(self.server.get_connection_class(), self.server)
+        session.on_idle = conn.resume_reading
+        self.session = session
+        self.server.stats.on_conn_opened()
+        session.set_handler(self, self._info)
+
+    def on_ws_messages(self, messages: List[str]) -> None:
+        session = self.session
+        if session is not None:
+            session.on_messages(messages)
+            if session.inbox_size > self._max_inbox and self.conn is not None:
+                self.conn.pause_reading()
+
+    def on_ws_closed(self, code: Optional[int], reason: str, by_peer: bool) -> None:
+        session = self.session
+        if session is None:
+            return
+        self.session = None
+        self.server.stats.on_conn_closed()
+        session.handler = None
+        if by_peer:
+            session.close(code or 1000, reason or "Normal closure", initiator="client")
+
+    # -- what RawSession calls -----------------------------------------------
+
+    def send_text(self, text: str) -> None:
+        if self.conn is not None:
+            self.conn.send_text(text)
+
+    def send_binary(self, data: bytes) -> None:
+        if self.conn is not None:
+            self.conn.send_binary(data)
+
+    def send_raw_broadcast(self, message: Broadcast) -> None:
+        conn = self.conn
+        if conn is None:
+            return
+        if conn.hixie76:
+            conn.send_text(message.message)
+            return
+        data = message.cache.get("raw")
+        if data is None:
+            data = message.cache["raw"] = conn.frame_text(message.message)
+        conn.send_prebuilt(data)
+
+    def close(self, code: int, reason: str) -> None:
+        if self.conn is not None:
+            self.conn.close(code, reason)
+
+
+class RawWebSocketTransport(SockJSWebSocketHandler):
+    """The raw websocket endpoint."""
+
+    name = "rawwebsocket"
+
+    def make_delegate(self) -> RawWebSocketReceiver:
+        return RawWebSocketReceiver(self.server, self.get_conn_info())

@@ -1,0 +1,92 @@
+"""Base of the sending transports (``xhr_send``, ``jsonp_send``).
+
+The body is read with our own size limit (``max_message_size``): a larger
+one gets 413 before it is buffered. When an async ``on_message`` is still
+running, the answer waits for it, so a client that sends faster than the
+application handles is slowed down instead of buffered without bound.
+"""
+from typing import Any, List, Optional
+
+from tornado import web
+
+from sockjs.tornado import proto
+from sockjs.tornado.basehandler import PreflightHandler
+
+__all__ = ["SendHandlerBase"]
+
+
+@web.stream_request_body
+class SendHandlerBase(PreflightHandler):
+    """Decode the client's messages and hand them to the session."""
+
+    name = "send"
+
+    def prepare(self) -> None:
+        self._chunks: List[bytes] = []
+        self._size = 0
+        self._too_big = False
+        limit = self.server.settings["max_message_size"]
+        length = self.request.headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            self._refuse_size()
+            return
+        # Tornado's own ceiling, as a second line for chunked bodies.
+        self.request.connection.set_max_body_size(limit + 65536)  # type: ignore[attr-defined]
+
+    def _refuse_size(self) -> None:
+        self._too_big = True
+        self.set_status(413)
+        self._headers["Content-Type"] = "text/plain; charset=UTF-8"
+        self._headers["Connection"] = "close"
+        self.finish("Payload too large.")
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._too_big:
+            return
+        self._size += len(chunk)
+        if self._size > self.server.settings["max_message_size"]:
+            self._chunks = []
+            self._refuse_size()
+            return
+        self._chunks.append(chunk)
+
+    def extract_payload(self, body: bytes) -> Any:
+        """The JSON text inside the body."""
+        raise NotImplementedError()
+
+    def answer_success(self) -> None:
+        raise NotImplementedError()
+
+    async def post(self, session_id: str) -> None:
+        if self._finished:
+            return
+        if not self.origin_allowed():
+            return self.send_error_text(403, "Origin not allowed")
+        session = self.server.get_session(session_id)
+        if session is None or not session.verify_ip(self.request.remote_ip or ""):
+            return self.send_error_text(404, "Session not found.")
+        self.handle_session_cookie()
+        self.disable_cache()
+        self.handle_origin()
+        body = b"".join(self._chunks)
+        self._chunks = []
+        self.server.stats.on_bytes_recv(len(body))
+        try:
+            messages = proto.decode_messages(self.extract_payload(body))
+        except proto.PayloadError as e:
+            return self.send_error_text(500, str(e))
+        session.on_messages(messages)
+        if session.busy:
+            await session.wait_idle()
+        if not self._finished:
+            self.answer_success()
+
+    def on_connection_close(self) -> None:
+        self._chunks = []
+
+
+def form_field(body: bytes, name: str) -> Optional[bytes]:
+    """The first value of field ``name`` in an urlencoded form body."""
+    from urllib.parse import parse_qs
+    values = parse_qs(body, keep_blank_values=True).get(name.encode())
+    return values[0] if values else None

@@ -1,0 +1,133 @@
+"""``P/<server>/<session>/websocket``: SockJS framing over a websocket
+(PROTOCOL.md section 7). Each websocket connection is its own session,
+whatever its session id, and lives exactly as long as the connection."""
+
+from typing import Any, List, Optional
+
+from sockjs.tornado import proto
+from sockjs.tornado.session import Broadcast, ConnectionInfo, Session
+from sockjs.tornado.transports.base import BaseTransportMixin
+from sockjs.tornado.websocket import SockJSWebSocketHandler, WebSocketConnection
+
+__all__ = ["WebSocketTransport", "WebSocketReceiver"]
+
+
+class WebSocketReceiver(BaseTransportMixin):
+    """The session's receiver on a websocket connection."""
+
+    name = "websocket"
+
+    def __init__(self, server: Any, info: ConnectionInfo) -> None:
+        self.server = server
+        self._info = info
+        self.session: Optional[Session] = None
+        self.conn: Optional[WebSocketConnection] = None
+        self._ping_timeout = server.settings["ping_timeout"]
+        self._max_inbox = server.settings["max_inbox_messages"]
+
+    # -- WebSocketDelegate ----------------------------------------------------
+
+    def on_ws_open(self, conn: WebSocketConnection) -> None:
+        self.conn = conn
+        conn.on_writable = self._writable
+        session = self.server.create_session(None, register=False)
+        session.bound_to_receiver = True
+        session.on_idle = conn.resume_reading
+        self.session = session
+        self.server.track(session)
+        self.server.stats.on_conn_opened()
+        session.set_handler(self, lambda: self._info)
+
+    def on_ws_messages(self, messages: List[str]) -> None:
+        session = self.session
+        if session is None:
+            return
+        decoded: List[str] = []
+        for text in messages:
+            self.server.stats.on_bytes_recv(len(text))
+            try:
+                decoded.extend(proto.decode_ws_message(text))
+            except proto.PayloadError:
+                # Broken JSON ends the connection (the protocol's answer).
+                session.on_messages(decoded)
+                assert self.conn is not None
+                self.conn.abort()
+                return
+        session.on_messages(decoded)
+        if session.inbox_size > self._max_inbox and self.conn is not None:
+            self.conn.pause_reading()
+
+    def on_ws_closed(self, code: Optional[int], reason: str, by_peer: bool) -> None:
+        session = self.session
+        if session is None:
+            return
+        self.session = None
+        self.server.stats.on_conn_closed()
+        if session.handler is self:
+            session.handler = None
+        self.server.untrack(session)
+        if by_peer:
+            session.close(*(CLOSE_BY_CLIENT if code in (None, 1000, 1001, 1005, 1006) else (code, reason)),
+                          initiator="client")
+
+    def _writable(self) -> None:
+        if self.session is not None:
+            self.session.flush()
+
+    # -- Receiver -------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:  # type: ignore[override]
+        return True
+
+    def send_frame(self, frame: str, shared: Optional[Broadcast] = None) -> None:
+        conn = self.conn
+        if conn is None:
+            return
+        if shared is not None:
+            data = shared.cache.get("ws")
+            if data is None:
+                data = shared.cache["ws"] = conn.frame_text(frame)
+            elif conn.hixie76:
+                data = conn.frame_text(frame)
+            conn.send_prebuilt(data)
+        else:
+            conn.send_text(frame)
+
+    def send_final(self, frame: str) -> None:
+        conn = self.conn
+        if conn is None:
+            return
+        conn.send_text(frame)
+        # A close frame of the session ends the websocket with a plain
+        # close; SockJS carries its code inside the c[...] frame.
+        conn.close(1000, "", by_peer=False)
+
+    def send_ping(self, now: float) -> None:
+        if self.conn is not None and self._ping_timeout is not None:
+            self.conn.ping()
+
+    def alive(self, now: float) -> bool:
+        conn = self.conn
+        if conn is None or self._ping_timeout is None or conn.ping_sent_at is None:
+            return True
+        return now - conn.ping_sent_at < self._ping_timeout
+
+
+#: How a session whose websocket the client ended is closed.
+CLOSE_BY_CLIENT = (1000, "Normal closure")
+
+
+class WebSocketTransport(SockJSWebSocketHandler):
+    """The SockJS websocket transport endpoint."""
+
+    name = "websocket"
+
+    def make_delegate(self) -> WebSocketReceiver:
+        return WebSocketReceiver(self.server, self.get_conn_info())
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        # The session id is not used: each connection is its own session.
+        return super().get()
+
+

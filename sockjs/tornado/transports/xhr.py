@@ -1,0 +1,40 @@
+"""``xhr`` polling and ``xhr_send`` (PROTOCOL.md sections 5 and 6)."""
+from typing import Any
+
+from sockjs.tornado.transports.pollingbase import PollingTransportBase
+from sockjs.tornado.transports.sendbase import SendHandlerBase
+
+__all__ = ["XhrPollingTransport", "XhrSendHandler"]
+
+
+class XhrPollingTransport(PollingTransportBase):
+    """``POST P/<server>/<session>/xhr``: one frame and a newline, then the
+    response ends."""
+
+    name = "xhr"
+
+    def wrap_frame(self, frame: str) -> bytes:
+        return (frame + "\n").encode("utf-8")
+
+    async def post(self, session_id: str) -> None:
+        await self.serve(session_id)
+
+
+class XhrSendHandler(SendHandlerBase):
+    """``POST P/<server>/<session>/xhr_send``: a JSON array of strings in
+    the body, whatever its Content-Type; 204 on success."""
+
+    name = "xhr_send"
+
+    def extract_payload(self, body: bytes) -> Any:
+        return body
+
+    def answer_success(self) -> None:
+        self.set_status(204)
+        self._headers["Content-Type"] = "text/plain; charset=UTF-8"
+        self.finish()
+
+    def _clear_representation_headers(self) -> None:
+        # Tornado drops Content-Type from 204 answers; xhr_send must keep
+        # it (Firefox otherwise parses the empty body as XML and warns).
+        pass

@@ -1,0 +1,402 @@
+"""WebSocket endpoint base: handshake rules, origin check, hixie-76, and a
+frame path of our own after the handshake.
+
+The handshake (RFC 6455 section 4.2, and the legacy hixie-76 that the
+conformance suite keeps for haproxy) runs in an ordinary Tornado
+``RequestHandler``. Once it succeeds the connection leaves Tornado: the
+socket is handed to a plain asyncio :class:`WebSocketConnection`, which
+parses every complete frame of each read at once and writes without a
+Task or Future per message. PERFORMANCE.md measured this at several times
+the throughput of ``tornado.websocket``; the routing, the handshake and
+everything HTTP stay Tornado's.
+
+TLS connections cannot be moved that way (the TLS state lives in Tornado's
+``SSLIOStream``), so they keep their ``IOStream`` and feed the same
+protocol object through :class:`_IOStreamTransport`.
+"""
+import asyncio
+import logging
+import time
+from typing import Any, Callable, List, Optional, Protocol
+
+from tornado import iostream
+
+from sockjs.tornado import wsproto
+from sockjs.tornado.basehandler import BaseHandler
+
+__all__ = ["WebSocketDelegate", "WebSocketConnection", "SockJSWebSocketHandler"]
+
+log = logging.getLogger("sockjs.tornado.websocket")
+
+_READ_LIMIT = 65536
+
+
+class WebSocketDelegate(Protocol):
+    """What a :class:`WebSocketConnection` reports to."""
+
+    def on_ws_open(self, conn: "WebSocketConnection") -> None:
+        """The handshake answer is written; frames may follow."""
+
+    def on_ws_messages(self, messages: List[str]) -> None:
+        """Text messages of one read, in order (binary ones are decoded as
+        UTF-8 too)."""
+
+    def on_ws_closed(self, code: Optional[int], reason: str, by_peer: bool) -> None:
+        """The connection ended (once)."""
+
+
+class WebSocketConnection(asyncio.Protocol):
+    """One websocket connection after its handshake.
+
+    ``max_message_size`` bounds a message; ``max_write_buffer`` bounds what
+    may wait unsent for a slow reader before the connection is dropped.
+    On connection, ``greeting`` (the handshake answer) is written first,
+    then the delegate hears ``on_ws_open``, then ``initial`` (bytes read
+    along with the request head) is parsed before anything from the socket.
+    """
+
+    def __init__(self, delegate: WebSocketDelegate, max_message_size: int,
+                 max_write_buffer: int, greeting: bytes = b"", initial: bytes = b"",
+                 hixie76_keys: Optional["tuple[str, str]"] = None) -> None:
+        self.delegate = delegate
+        self.transport: Optional[asyncio.BaseTransport] = None
+        self._greeting = greeting
+        self._initial = initial
+        self._hixie_keys = hixie76_keys
+        self._hixie_pending = b""
+        self.hixie76 = hixie76_keys is not None
+        if self.hixie76:
+            self._parser: Any = wsproto.Hixie76Parser(max_message_size)
+        else:
+            self._parser = wsproto.FrameParser(max_message_size)
+        self._max_write_buffer = max_write_buffer
+        self._closed = False
+        self._close_sent = False
+        self._reading_paused = False
+        self._writing_paused = False
+        self.last_pong = time.monotonic()
+        self.ping_sent_at: Optional[float] = None
+        self.on_writable: Optional[Callable[[], None]] = None
+
+    # -- asyncio.Protocol ---------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        transport.write(self._greeting)  # type: ignore[attr-defined]
+        self.delegate.on_ws_open(self)
+        if self._initial:
+            data, self._initial = self._initial, b""
+            self.data_received(data)
+
+    def data_received(self, data: bytes) -> None:
+        if self._closed:
+            return
+        if self._hixie_keys is not None:
+            data = self._hixie_handshake(data)
+            if not data:
+                return
+        try:
+            frames = self._parser.feed(data)
+        except wsproto.ProtocolError as e:
+            log.debug("websocket protocol error: %s", e.reason)
+            self.close(e.code, e.reason, by_peer=True)
+            return
+        texts: List[str] = []
+        for opcode, payload in frames:
+            if opcode == wsproto.OP_TEXT or opcode == wsproto.OP_BINARY:
+                try:
+                    texts.append(payload.decode("utf-8"))
+                except UnicodeDecodeError:
+                    self._deliver(texts)
+                    self.close(1007, "Invalid UTF-8", by_peer=True)
+                    return
+            elif opcode == wsproto.OP_PING:
+                self._write(wsproto.build_frame(wsproto.OP_PONG, payload))
+            elif opcode == wsproto.OP_PONG:
+                self.last_pong = time.monotonic()
+                self.ping_sent_at = None
+            elif opcode == wsproto.OP_CLOSE:
+                self._deliver(texts)
+                code, reason = wsproto.parse_close_payload(payload)
+                self.close(code if code is not None else 1000, reason, by_peer=True)
+                return
+        self._deliver(texts)
+
+    def _deliver(self, texts: List[str]) -> None:
+        if texts and not self._closed:
+            self.delegate.on_ws_messages(texts)
+
+    def _hixie_handshake(self, data: bytes) -> bytes:
+        buf = self._hixie_pending + data
+        if len(buf) < 8:
+            self._hixie_pending = buf
+            return b""
+        assert self._hixie_keys is not None
+        key1, key2 = self._hixie_keys
+        self._hixie_keys = None
+        self._hixie_pending = b""
+        try:
+            answer = wsproto.hixie76_answer(key1, key2, buf[:8])
+        except wsproto.ProtocolError:
+            self.abort()
+            return b""
+        self._write(answer)
+        return buf[8:]
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        if not self._closed:
+            self._closed = True
+            self.delegate.on_ws_closed(None, "", True)
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        if self.on_writable is not None:
+            self.on_writable()
+
+    # -- flow control -------------------------------------------------------
+
+    def pause_reading(self) -> None:
+        """Stop reading from the peer (its handler is behind)."""
+        if not self._reading_paused and self.transport is not None and not self._closed:
+            self._reading_paused = True
+            self.transport.pause_reading()  # type: ignore[attr-defined]
+
+    def resume_reading(self) -> None:
+        if self._reading_paused and self.transport is not None and not self._closed:
+            self._reading_paused = False
+            self.transport.resume_reading()  # type: ignore[attr-defined]
+
+    @property
+    def writable(self) -> bool:
+        """False while the peer reads slower than we write."""
+        return not self._writing_paused
+
+    # -- writing ------------------------------------------------------------
+
+    def _write(self, data: bytes) -> None:
+        transport = self.transport
+        if transport is None or self._closed:
+            return
+        transport.write(data)  # type: ignore[attr-defined]
+        if self._writing_paused and transport.get_write_buffer_size() > self._max_write_buffer:  # type: ignore[attr-defined]
+            log.info("websocket peer reads too slowly (%d bytes unsent); dropping it",
+                     transport.get_write_buffer_size())  # type: ignore[attr-defined]
+            self.abort()
+
+    def send_text(self, text: str) -> None:
+        """One text message."""
+        payload = text.encode("utf-8", "surrogatepass")
+        if self.hixie76:
+            self._write(wsproto.build_hixie76_frame(payload))
+        else:
+            self._write(wsproto.build_frame(wsproto.OP_TEXT, payload))
+
+    def send_binary(self, data: bytes) -> None:
+        """One binary message (a text frame under hixie-76)."""
+        if self.hixie76:
+            self._write(wsproto.build_hixie76_frame(data))
+        else:
+            self._write(wsproto.build_frame(wsproto.OP_BINARY, data))
+
+    def send_prebuilt(self, frame: bytes) -> None:
+        """Bytes already framed (a broadcast frame built once)."""
+        self._write(frame)
+
+    def frame_text(self, text: str) -> bytes:
+        """The frame :meth:`send_text` would write, for sharing."""
+        payload = text.encode("utf-8", "surrogatepass")
+        if self.hixie76:
+            return wsproto.build_hixie76_frame(payload)
+        return wsproto.build_frame(wsproto.OP_TEXT, payload)
+
+    def ping(self) -> None:
+        """Send a ping (not under hixie-76, which has none)."""
+        if not self.hixie76 and self.ping_sent_at is None:
+            self.ping_sent_at = time.monotonic()
+            self._write(wsproto.build_frame(wsproto.OP_PING, b""))
+
+    def close(self, code: Optional[int] = 1000, reason: str = "", by_peer: bool = False) -> None:
+        """Send a close frame (``code``, ``reason``) and end the connection
+        once it is written."""
+        if self._closed:
+            return
+        if not self._close_sent:
+            self._close_sent = True
+            if self.hixie76:
+                self._write(b"\xff\x00")
+            else:
+                if code in (None, 1005, 1006, 1015):
+                    payload = b""
+                else:
+                    payload = wsproto.close_payload(code, reason)
+                self._write(wsproto.build_frame(wsproto.OP_CLOSE, payload))
+        self._closed = True
+        if self.transport is not None:
+            self.transport.close()
+        self.delegate.on_ws_closed(code, reason, by_peer)
+
+    def abort(self) -> None:
+        """Drop the connection at once."""
+        if self.transport is not None:
+            self.transport.abort()  # type: ignore[attr-defined]
+        if not self._closed:
+            self._closed = True
+            self.delegate.on_ws_closed(1006, "", True)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+
+class _IOStreamTransport(asyncio.Transport):
+    """Drives a :class:`WebSocketConnection` from a Tornado ``IOStream``
+    (used for TLS, whose state cannot leave the stream)."""
+
+    def __init__(self, stream: iostream.IOStream, protocol: WebSocketConnection) -> None:
+        super().__init__()
+        self._stream = stream
+        self._protocol = protocol
+        self._paused: Optional[asyncio.Future[None]] = None
+        self._closing = False
+        stream.set_close_callback(self._on_close)
+
+    async def run(self) -> None:
+        self._protocol.connection_made(self)
+        try:
+            while not self._closing:
+                if self._paused is not None:
+                    await self._paused
+                data = await self._stream.read_bytes(_READ_LIMIT, partial=True)
+                self._protocol.data_received(data)
+        except iostream.StreamClosedError:
+            pass
+
+    def _on_close(self) -> None:
+        self._protocol.connection_lost(None)
+
+    def write(self, data: Any) -> None:
+        if not self._stream.closed():
+            fut = self._stream.write(data)
+            fut.add_done_callback(_ignore_result)
+
+    def get_write_buffer_size(self) -> int:
+        return self._stream._write_buffer_size  # type: ignore[attr-defined,no-any-return]
+
+    def pause_reading(self) -> None:
+        if self._paused is None:
+            self._paused = asyncio.get_running_loop().create_future()
+
+    def resume_reading(self) -> None:
+        if self._paused is not None:
+            self._paused.set_result(None)
+            self._paused = None
+
+    def is_closing(self) -> bool:
+        return self._closing or self._stream.closed()
+
+    def close(self) -> None:
+        self._closing = True
+        if self._stream.closed():
+            return
+        # Close after what was written has gone out.
+        fut = self._stream.write(b"")
+        fut.add_done_callback(lambda f: self._stream.close())
+
+    def abort(self) -> None:
+        self._closing = True
+        self._stream.close()
+
+
+def _ignore_result(fut: "asyncio.Future[Any]") -> None:
+    if not fut.cancelled():
+        fut.exception()
+
+
+class SockJSWebSocketHandler(BaseHandler):
+    """Base of the websocket endpoints: validates the handshake
+    (PROTOCOL.md section 7), answers it, and hands the connection to a
+    :class:`WebSocketConnection` whose delegate :meth:`make_delegate`
+    builds. Every method but GET gets 405 with ``Allow: GET``."""
+
+    SUPPORTED_METHODS = ("GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS")
+
+    def make_delegate(self) -> Any:
+        """The :class:`WebSocketDelegate` of the new connection; it must
+        also accept :meth:`attach` with the connection."""
+        raise NotImplementedError()
+
+    def _method_not_allowed(self, *args: Any, **kwargs: Any) -> None:
+        self.set_status(405)
+        self._headers["Allow"] = "GET"
+        self.finish()
+
+    post = put = delete = patch = head = options = _method_not_allowed
+
+    def _check_origin(self) -> bool:
+        origin = self.request.headers.get("Origin") or self.request.headers.get("Sec-WebSocket-Origin")
+        return self.server.websocket_origin_allowed(origin, self.request.host)
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        headers = self.request.headers
+        if headers.get("Upgrade", "").lower() != "websocket":
+            return self.send_error_text(400, 'Can "Upgrade" only to "WebSocket".')
+        tokens = [t.strip().lower() for t in headers.get("Connection", "").split(",")]
+        if "upgrade" not in tokens:
+            return self.send_error_text(400, '"Connection" must be "Upgrade".')
+        if not self._check_origin():
+            return self.send_error_text(403, "Origin not allowed")
+        if self.server.shutting_down:
+            return self.send_error_text(503, "Server shutting down")
+        key1 = headers.get("Sec-WebSocket-Key1")
+        key2 = headers.get("Sec-WebSocket-Key2")
+        hixie: Optional["tuple[str, str]"] = None
+        if key1 is not None and key2 is not None:
+            hixie = (key1, key2)
+            scheme = "wss" if self.request.protocol == "https" else "ws"
+            response = (
+                "HTTP/1.1 101 WebSocket Protocol Handshake\r\n"
+                "Upgrade: WebSocket\r\n"
+                "Connection: Upgrade\r\n"
+                "Sec-WebSocket-Origin: %s\r\n"
+                "Sec-WebSocket-Location: %s://%s%s\r\n\r\n"
+                % (headers.get("Origin", "null"), scheme, self.request.host, self.request.uri)
+            )
+        else:
+            version = headers.get("Sec-WebSocket-Version")
+            if version not in ("7", "8", "13"):
+                self._headers["Sec-WebSocket-Version"] = "13"
+                return self.send_error_text(426, "Unsupported websocket version")
+            key = headers.get("Sec-WebSocket-Key")
+            if not key:
+                return self.send_error_text(400, "Missing Sec-WebSocket-Key")
+            response = (
+                "HTTP/1.1 101 Switching Protocols\r\n"
+                "Upgrade: websocket\r\n"
+                "Connection: Upgrade\r\n"
+                "Sec-WebSocket-Accept: %s\r\n\r\n" % wsproto.accept_key(key)
+            )
+        delegate = self.make_delegate()
+        self.set_status(101)
+        self.application.log_request(self)
+        settings = self.server.settings
+        stream = self.detach()
+        greeting = response.encode("latin-1")
+        if isinstance(stream, iostream.SSLIOStream):
+            conn = WebSocketConnection(delegate, settings["max_message_size"], settings["max_queue_size"],
+                                       greeting=greeting, hixie76_keys=hixie)
+            await _IOStreamTransport(stream, conn).run()
+            return
+        # Bytes Tornado read past the request head belong to the new reader,
+        # ahead of anything still in the socket.
+        buffered = bytes(stream._read_buffer[:stream._read_buffer_size])  # type: ignore[attr-defined]
+        sock = stream.socket.dup()
+        stream.close()  # unregisters and closes the original fd only
+        sock.setblocking(False)
+        conn = WebSocketConnection(delegate, settings["max_message_size"], settings["max_queue_size"],
+                                   greeting=greeting, initial=buffered, hixie76_keys=hixie)
+        # asyncio sets TCP_NODELAY on every TCP transport it makes.
+        transport, _ = await asyncio.get_running_loop().connect_accepted_socket(lambda: conn, sock=sock)
+        transport.set_write_buffer_limits(high=256 * 1024)  # type: ignore[attr-defined]
