@@ -55,6 +55,8 @@ class StatsCollector:
         # Totals, for metrics exposition.
         self.sessions_opened = 0
         self.sessions_closed = 0
+        #: Sessions opened since start, by transport.
+        self.sessions_opened_by_transport: "Counter[str]" = Counter()
         self.connections_opened = 0
         self.packets_sent = 0
         self.packets_recv = 0
@@ -72,6 +74,7 @@ class StatsCollector:
     def on_sess_opened(self, transport: str) -> None:
         self.sess_active += 1
         self.sessions_opened += 1
+        self.sessions_opened_by_transport[transport] += 1
         self.sess_transports[transport] = self.sess_transports.get(transport, 0) + 1
 
     def on_sess_closed(self, transport: str) -> None:

@@ -70,7 +70,11 @@ class PollingTransportBase(PreflightHandler, BaseTransportMixin):
         self.session = session
         if session.set_handler(self, self.get_conn_info, self.request.remote_ip):
             self.server.stats.on_conn_opened()
-            self._counted = True
+            if self._finished:
+                # Answered at once (on_finish already ran): over already.
+                self.server.stats.on_conn_closed()
+            else:
+                self._counted = True
         if not self._done.done():
             await self._done
 

@@ -30,6 +30,9 @@ class RawWebSocketReceiver:
     def on_ws_messages(self, messages: List[str]) -> None:
         session = self.session
         if session is not None:
+            stats = self.server.stats
+            for text in messages:
+                stats.on_bytes_recv(len(text))
             session.on_messages(messages)
             if session.inbox_size > self._max_inbox and self.conn is not None:
                 self.conn.pause_reading()
@@ -43,21 +46,27 @@ class RawWebSocketReceiver:
         session.handler = None
         if by_peer:
             session.close(code or 1000, reason or "Normal closure", initiator="client")
+        elif code == 1013 and self.conn is not None:
+            # The connection dropped a peer that stopped reading.
+            session.overflow(self.conn.unsent_bytes)
 
     # -- what RawSession calls -----------------------------------------------
 
     def send_text(self, text: str) -> None:
         if self.conn is not None:
+            self.server.stats.on_bytes_sent(len(text))
             self.conn.send_text(text)
 
     def send_binary(self, data: bytes) -> None:
         if self.conn is not None:
+            self.server.stats.on_bytes_sent(len(data))
             self.conn.send_binary(data)
 
     def send_raw_broadcast(self, message: Broadcast) -> None:
         conn = self.conn
         if conn is None:
             return
+        self.server.stats.on_bytes_sent(len(message.message))
         if conn.hixie76:
             conn.send_text(message.message)
             return

@@ -84,6 +84,7 @@ class WebSocketReceiver(BaseTransportMixin):
         conn = self.conn
         if conn is None:
             return
+        self.server.stats.on_bytes_sent(len(frame))
         if shared is not None:
             data = shared.cache.get("ws")
             if data is None:
