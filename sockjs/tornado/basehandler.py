@@ -7,6 +7,7 @@ from email.utils import formatdate
 from typing import TYPE_CHECKING, Any, Optional
 
 from tornado import httputil, iostream, web
+from tornado.log import access_log
 
 from sockjs.tornado.session import ConnectionInfo
 
@@ -48,9 +49,10 @@ class BaseHandler(web.RequestHandler):
         if origin:
             self._headers["Access-Control-Allow-Origin"] = origin
             self._headers["Access-Control-Allow-Credentials"] = "true"
-            self._headers["Vary"] = "Origin"
         else:
             self._headers["Access-Control-Allow-Origin"] = "*"
+        # Either answer depends on Origin: caches must keep them apart.
+        self._headers["Vary"] = "Origin"
 
     def enable_cache(self) -> None:
         """Cacheable for a year."""
@@ -100,8 +102,13 @@ class BaseHandler(web.RequestHandler):
 
     # -- errors -----------------------------------------------------------
 
+    #: Set when the answer is the protocol's reply to a client mistake
+    #: (its 500s included), which is never logged as an ERROR.
+    _client_error = False
+
     def send_error_text(self, status: int, text: str) -> None:
         """A plain-text error answer (the protocol's 500s and 404s)."""
+        self._client_error = True
         self.set_status(status)
         self._headers["Content-Type"] = "text/plain; charset=UTF-8"
         self.finish(text)
@@ -110,6 +117,16 @@ class BaseHandler(web.RequestHandler):
         # Tornado's HTML error pages are not ours to send; keep it short.
         self._headers["Content-Type"] = "text/plain; charset=UTF-8"
         self.finish("%d %s" % (status_code, httputil.responses.get(status_code, "Error")))
+
+    def _log(self) -> None:
+        # Tornado logs every 5xx as an ERROR; the protocol answers some
+        # client mistakes (bad callback, broken JSON) with 500.
+        if (self._client_error and self.get_status() >= 500
+                and "log_function" not in self.application.settings):
+            access_log.warning("%d %s %.2fms (client error)", self.get_status(),
+                               self._request_summary(), 1000.0 * self.request.request_time())
+            return
+        super()._log()
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         # A client that went away is not an error of ours.
@@ -129,6 +146,8 @@ class PreflightHandler(BaseHandler):
     access_methods = "OPTIONS, POST"
 
     def options(self, *args: Any, **kwargs: Any) -> None:
+        if not self.origin_allowed():
+            return self.send_error_text(403, "Origin not allowed")
         self.handle_session_cookie()
         self.preflight(self.access_methods)
 

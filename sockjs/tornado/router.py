@@ -13,7 +13,9 @@ from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional,
 
 from sockjs.tornado import session as sessionmod
 from sockjs.tornado import sessioncontainer, static, stats, transports
+from sockjs.tornado.channels import Channels
 from sockjs.tornado.conn import SockJSConnection
+from sockjs.tornado.origins import host_port_allowed
 from sockjs.tornado.session import Broadcast, _coerce
 from sockjs.tornado.settings import DEFAULT_SETTINGS, origin_matcher, validate_settings
 
@@ -71,6 +73,8 @@ class SockJSRouter:
                                    self.settings["disconnect_delay"]) or 1
         self._shutting_down = False
         self._iframe_cache: Optional[Tuple[bytes, str]] = None
+        # Built on first use; a session's close looks it up to unsubscribe.
+        self._channels: Optional[Channels] = None
         self._allow_all_origins, self._origin_matches = origin_matcher(self.settings["allowed_origins"])
         ws_origins = self.settings["websocket_allow_origin"]
         self._ws_allow_all = ws_origins == "*"
@@ -94,9 +98,7 @@ class SockJSRouter:
             return False
         if self._ws_allow_all or not origin:
             return True
-        from urllib.parse import urlsplit
-        netloc = urlsplit(origin).netloc.lower()
-        return netloc in self._ws_origins
+        return host_port_allowed(origin, self._ws_origins)
 
     # -- URLs -------------------------------------------------------------
 
@@ -142,6 +144,7 @@ class SockJSRouter:
         if register:
             self._sessions.add(s)
         self._ensure_sweeper()
+        self._ensure_broker()
         return s
 
     def get_session(self, session_id: str) -> Optional[sessionmod.Session]:
@@ -152,6 +155,7 @@ class SockJSRouter:
         """Put a session without id (websocket) under the sweep."""
         self._sessions.add(session)
         self._ensure_sweeper()
+        self._ensure_broker()
 
     def untrack(self, session: Any) -> None:
         self._sessions.discard(session)
@@ -197,6 +201,39 @@ class SockJSRouter:
         self.stats.on_pack_sent(count)
         self.stats.on_broadcast(count)
 
+    # -- channels (across processes through the broker) ------------------
+
+    @property
+    def channels(self) -> Channels:
+        """Who is subscribed to what in this process, and the broker
+        (``channels.broker``) that links the processes of this service."""
+        if self._channels is None:
+            from sockjs.tornado.broker import make_broker
+            namespace = self.settings["broker_namespace"] or "sockjs:" + (self.prefix or "/")
+            self._channels = Channels(self, make_broker(self.settings, namespace))
+        return self._channels
+
+    def _ensure_broker(self) -> None:
+        # Another process may publish to everyone: a non-local broker must
+        # listen as soon as this process has a session.
+        if self._channels is None and self.settings["broker"] is not None:
+            self.channels.start()
+
+    def publish(self, channel: str, message: Any) -> None:
+        """Send ``message`` to every session subscribed to ``channel``
+        (:meth:`SockJSConnection.subscribe`) in every process of this
+        service: here at once, elsewhere through the broker. Encoded once
+        per process; one publisher's publications arrive in order. Call it
+        on the event loop thread."""
+        if not isinstance(channel, str) or not channel:
+            raise ValueError("a channel name must be a non-empty str, not %r" % (channel,))
+        self.channels.publish(channel, _coerce(message))
+
+    def publish_all(self, message: Any) -> None:
+        """:meth:`broadcast` to every open session of this service, in every
+        process, subscribed or not."""
+        self.channels.publish(None, _coerce(message))
+
     # -- shutdown ---------------------------------------------------------
 
     async def shutdown(self, code: int = 1001, reason: str = "Server shutting down",
@@ -219,6 +256,8 @@ class SockJSRouter:
             await asyncio.sleep(0.01)
         for s in list(self._sessions):
             self._sessions.discard(s)
+        if self._channels is not None:
+            await self._channels.broker.close()
 
     @property
     def shutting_down(self) -> bool:

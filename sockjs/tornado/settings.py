@@ -49,6 +49,17 @@ DEFAULT_SETTINGS: Dict[str, Any] = {
     # Allowed Origins: "*", or a list of exact origins and patterns such as
     # "https://*.example.com", or a callable(origin) -> bool.
     "allowed_origins": "*",
+    # -- scale-out (sockjs.tornado.channels, sockjs.tornado.broker) -------
+    # None (one process), a "redis://host:port/db" URL, or a Broker.
+    "broker": None,
+    # Redis channel shared by the processes of this service; None derives
+    # it from the router prefix ("sockjs:" + prefix).
+    "broker_namespace": None,
+    # Publications kept, in order, while the broker is unreachable; past
+    # it the oldest are dropped.
+    "broker_buffer_size": 1000,
+    # Longest pause, in seconds, between reconnection attempts.
+    "broker_retry_max": 2.0,
 }
 
 
@@ -100,6 +111,27 @@ def _optional_number(key: str, value: Any) -> None:
         _number(key, value)
 
 
+def _optional_str(key: str, value: Any) -> None:
+    if value is not None:
+        _str(key, value)
+
+
+def _broker(key: str, value: Any) -> None:
+    from sockjs.tornado.broker import Broker
+    if value is None or isinstance(value, Broker):
+        return
+    if not isinstance(value, str):
+        raise TypeError("setting %r must be None, a redis:// URL or a Broker, not %r" % (key, value))
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("setting %r: %r is not a redis://, rediss:// or unix:// URL" % (key, value))
+
+
+def _positive_number(key: str, value: Any) -> None:
+    _number(key, value)
+    if value == 0:
+        raise ValueError("setting %r must be positive, not %r" % (key, value))
+
+
 _CHECKS: Dict[str, Callable[[str, Any], None]] = {
     "session_check_interval": _number,
     "disconnect_delay": _number,
@@ -117,6 +149,10 @@ _CHECKS: Dict[str, Callable[[str, Any], None]] = {
     "max_inbox_messages": _positive_int,
     "ping_timeout": _optional_number,
     "allowed_origins": _origins,
+    "broker": _broker,
+    "broker_namespace": _optional_str,
+    "broker_buffer_size": _positive_int,
+    "broker_retry_max": _positive_number,
 }
 assert set(_CHECKS) == set(DEFAULT_SETTINGS)
 
@@ -141,17 +177,11 @@ def validate_settings(user_settings: Mapping[str, Any]) -> Dict[str, Any]:
 
 
 def origin_matcher(setting: Any) -> Tuple[bool, Callable[[str], bool]]:
-    """``(allow_all, matches)`` for an ``allowed_origins`` value."""
-    if setting == "*":
-        return True, lambda origin: True
-    if callable(setting):
-        return False, lambda origin: bool(setting(origin))
-    import fnmatch
-    import re
-    exact = {s.lower() for s in setting if "*" not in s}
-    patterns = [re.compile(fnmatch.translate(s.lower())) for s in setting if "*" in s]
+    """``(allow_all, matches)`` for an ``allowed_origins`` value (see
+    :mod:`sockjs.tornado.origins` for what entries mean).
 
-    def matches(origin: str) -> bool:
-        o = origin.lower()
-        return o in exact or any(p.match(o) for p in patterns)
-    return False, matches
+    :raises ValueError: an entry is neither an origin nor a pattern.
+    """
+    from sockjs.tornado.origins import OriginMatcher
+    matcher = OriginMatcher(setting)
+    return matcher.allow_all, matcher

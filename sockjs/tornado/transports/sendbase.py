@@ -25,6 +25,11 @@ class SendHandlerBase(PreflightHandler):
         self._chunks: List[bytes] = []
         self._size = 0
         self._too_big = False
+        if self.request.method != "OPTIONS" and not self.origin_allowed():
+            # Refused before a byte of the body is read.
+            self._too_big = True
+            self.send_error_text(403, "Origin not allowed")
+            return
         limit = self.server.settings["max_message_size"]
         length = self.request.headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) > limit:
@@ -60,8 +65,6 @@ class SendHandlerBase(PreflightHandler):
     async def post(self, session_id: str) -> None:
         if self._finished:
             return
-        if not self.origin_allowed():
-            return self.send_error_text(403, "Origin not allowed")
         session = self.server.get_session(session_id)
         if session is None or not session.verify_ip(self.request.remote_ip or ""):
             return self.send_error_text(404, "Session not found.")
@@ -86,7 +89,12 @@ class SendHandlerBase(PreflightHandler):
 
 
 def form_field(body: bytes, name: str) -> Optional[bytes]:
-    """The first value of field ``name`` in an urlencoded form body."""
+    """The first value of field ``name`` in an urlencoded form body, as the
+    bytes the client encoded (any charset; the caller decodes)."""
     from urllib.parse import parse_qs
-    values = parse_qs(body, keep_blank_values=True).get(name.encode())
-    return values[0] if values else None
+    # latin-1 maps each byte to one code point and back, so raw and
+    # percent-escaped non-ASCII bytes survive (parse_qs on bytes insists on
+    # ASCII and raises on the UTF-8 a browser form sends).
+    text = body.decode("latin-1")
+    values = parse_qs(text, keep_blank_values=True, encoding="latin-1").get(name)
+    return values[0].encode("latin-1") if values else None
