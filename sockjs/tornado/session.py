@@ -438,6 +438,13 @@ class Session(BaseSession, SessionMixin):
             handler.send_final(_ANOTHER_CONNECTION_FRAME)
             return False
         if self.state >= CLOSING:
+            if self._queue:
+                # Sent before the close, with no receiver then: delivered
+                # ahead of the close frame, never dropped (as 1.x did).
+                frame = proto.message_frame(self._queue)
+                self._queue = []
+                self._queued_bytes = 0
+                handler.send_frame(frame)
             handler.send_final(proto.close_frame(*self.get_close_reason()))
             return False
         if (self._verify_ip and ip is not None and self.conn_info is not None
