@@ -39,8 +39,11 @@ def parse_frame(frame: str) -> Tuple[str, Any]:
 class WsClient:
     """A SockJS websocket session (``.../<server>/<session>/websocket``)."""
 
-    def __init__(self, base_url: str, session: str = "s", headers: Optional[List[str]] = None) -> None:
+    def __init__(self, base_url: str, session: str = "s", headers: Optional[List[str]] = None,
+                 query: str = "") -> None:
         url = "%s/000/%s/websocket" % (base_url, session)
+        if query:
+            url += "?" + query
         self.ws = websocket.create_connection(url, timeout=TIMEOUT, header=headers)
         first = self.ws.recv()
         assert first == "o", first
@@ -130,7 +133,8 @@ def streaming_frames(transport: str, body: str) -> List[str]:
             lines = lines[1:]
         return [line for line in lines if line]
     if transport == "eventsource":
-        return [chunk[len("data: "):] for chunk in body.split("\r\n\r\n")
+        assert body.startswith("\r\n")
+        return [chunk[len("data: "):] for chunk in body[2:].split("\r\n\r\n")
                 if chunk.startswith("data: ")]
     if transport == "htmlfile":
         frames = []
