@@ -4,7 +4,7 @@ import json
 import re
 import threading
 import time
-from typing import Any, Dict, Iterator, Tuple
+from typing import Any, Dict, Tuple
 
 import requests
 import websocket
@@ -106,8 +106,6 @@ class XhrStreamer:
         self.thread.join(5)
 
 
-def sessions(srv: Any) -> Iterator[None]:
-    yield
 
 
 def test_metrics_move_with_sessions_of_several_transports(make_server: Any, server_errors: Any) -> None:

@@ -1,0 +1,31 @@
+"""Echo: every message comes straight back. The smallest SockJS service.
+
+Run ``python examples/echo/server.py`` (or ``bash scripts/demo.sh``) and
+open http://127.0.0.1:8080/.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tornado import web  # noqa: E402
+
+import example_common  # noqa: E402
+from sockjs.tornado import SockJSConnection, SockJSRouter  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class EchoConnection(SockJSConnection):
+    def on_message(self, message: str) -> None:
+        self.send(message)
+
+
+def make_app() -> web.Application:
+    router = SockJSRouter(EchoConnection, "/echo")
+    return web.Application(router.urls + example_common.page_routes(HERE))
+
+
+if __name__ == "__main__":
+    args = example_common.parse_args("SockJS echo example", 8080)
+    example_common.serve(make_app(), args, "echo")

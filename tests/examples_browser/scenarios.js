@@ -1,0 +1,156 @@
+#!/usr/bin/env node
+/*
+ * Drives the example pages in headless Debian Chromium (playwright-core from
+ * the root node_modules) the way a person would: type, click, read.
+ *
+ *   node tests/examples_browser/scenarios.js <scenario> <base url>
+ *
+ * Scenarios: echo, chat, multiplex, stats. Prints one JSON line:
+ * {"ok": true, ...facts} or {"ok": false, "error": "...", "errors": [...]},
+ * and exits 0 / 1. A page error (uncaught exception) fails the scenario.
+ * Exits 2 when Chromium or playwright-core is missing: a failure, never a skip.
+ */
+'use strict';
+
+const path = require('path');
+
+const CHROMIUM_ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--disable-dev-shm-usage'];
+const T = 15000;
+
+async function newPage(browser, url, pageErrors) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  await page.goto(url, { timeout: T });
+  return page;
+}
+
+const scenarios = {
+  async echo(browser, base, errors) {
+    const page = await newPage(browser, base + '/', errors);
+    const transport = await (await page.waitForFunction(() => window.echoReady, null, { timeout: T })).jsonValue();
+    await page.fill('#text', 'hello from chromium');
+    await page.click('button');
+    await page.waitForFunction(() => window.lastEcho === 'hello from chromium', null, { timeout: T });
+    const logText = await page.textContent('#log');
+    // The page's transport picker: the same round trip over xhr-polling.
+    await page.selectOption('#transports', 'xhr-polling');
+    await page.waitForFunction(() => window.echoReady === 'xhr-polling', null, { timeout: T });
+    await page.fill('#text', 'over polling');
+    await page.click('button');
+    await page.waitForFunction(() => window.lastEcho === 'over polling', null, { timeout: T });
+    return { transport, logHasEcho: logText.includes('received: hello from chromium') };
+  },
+
+  async chat(browser, base, errors) {
+    const ann = await newPage(browser, base + '/?nick=ann&room=kitchen', errors);
+    const bob = await newPage(browser, base + '/?nick=bob&room=kitchen', errors);
+    for (const p of [ann, bob]) await p.waitForFunction(() => window.chatOpen, null, { timeout: T });
+    await ann.click('#join-button');
+    await ann.waitForFunction(() => window.chatRoom === 'kitchen', null, { timeout: T });
+    await bob.click('#join-button');
+    await bob.waitForFunction(() => window.chatRoom === 'kitchen', null, { timeout: T });
+    await ann.waitForFunction(() => window.chatLog.includes('bob joined'), null, { timeout: T });
+    await ann.fill('#text', 'hi bob');
+    await ann.click('#say-button');
+    await bob.waitForFunction(() => window.chatLog.includes('ann: hi bob'), null, { timeout: T });
+    await bob.fill('#text', 'hello ann');
+    await bob.click('#say-button');
+    await ann.waitForFunction(() => window.chatLog.includes('bob: hello ann'), null, { timeout: T });
+    const members = await ann.$$eval('#members li', (lis) => lis.map((li) => li.textContent));
+    // A third page in another room hears nothing of the kitchen.
+    const carl = await newPage(browser, base + '/?nick=carl&room=garden', errors);
+    await carl.waitForFunction(() => window.chatOpen, null, { timeout: T });
+    await carl.click('#join-button');
+    await carl.waitForFunction(() => window.chatRoom === 'garden', null, { timeout: T });
+    await ann.fill('#text', 'kitchen only');
+    await ann.click('#say-button');
+    await bob.waitForFunction(() => window.chatLog.includes('ann: kitchen only'), null, { timeout: T });
+    const carlLog = await carl.evaluate(() => window.chatLog.slice());
+    // Bob leaves: Ann sees it.
+    await bob.context().close();
+    await ann.waitForFunction(() => window.chatLog.includes('bob left'), null, { timeout: T });
+    return {
+      annLog: await ann.evaluate(() => window.chatLog.slice()),
+      bobSawAnn: true, members, carlLog,
+    };
+  },
+
+  async multiplex(browser, base, errors) {
+    const page = await newPage(browser, base + '/', errors);
+    await page.waitForFunction(() => window.muxLog && window.muxLog.ann.includes('Ann says hi!'), null, { timeout: T });
+    await page.waitForFunction(() => window.muxLog.carl.includes('[closed]'), null, { timeout: T });
+    await page.fill('#input-bob', 'slow');
+    await page.press('#input-bob', 'Enter');
+    await page.fill('#input-ann', 'quick');
+    await page.press('#input-ann', 'Enter');
+    await page.waitForFunction(() => window.muxLog.bob.includes('Bob, reversed: wols'), null, { timeout: T });
+    return await page.evaluate(() => window.muxLog);
+  },
+
+  async stats(browser, base, errors) {
+    const page = await newPage(browser, base + '/', errors);
+    await page.waitForFunction(() => window.statsSamples.length >= 1, null, { timeout: T });
+    await page.click('#open5');
+    await page.waitForFunction(() => document.getElementById('nclients').textContent === '5', null, { timeout: T });
+    await page.click('#chatter');
+    await page.waitForFunction(() => {
+      const s = window.statsSamples[window.statsSamples.length - 1].stats;
+      return s.sessions_active === 5 && s.packets_recv_ps > 0;
+    }, null, { timeout: T });
+    // The canvas has been drawn on: some pixel is not blank.
+    const painted = await page.evaluate(() => {
+      const c = document.getElementById('chart');
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) n++;
+      return n;
+    });
+    await page.click('#closeall');
+    await page.waitForFunction(() => {
+      const s = window.statsSamples[window.statsSamples.length - 1].stats;
+      return s.sessions_active === 0;
+    }, null, { timeout: T });
+    const samples = await page.evaluate(() => window.statsSamples.map((p) => p.stats));
+    return { painted, samples, rows: await page.$$eval('#table tr', (r) => r.length) };
+  },
+};
+
+async function main() {
+  const [name, base] = process.argv.slice(2);
+  if (!scenarios[name] || !base) {
+    process.stderr.write('usage: scenarios.js <' + Object.keys(scenarios).join('|') + '> <base url>\n');
+    process.exit(2);
+  }
+  let chromium;
+  try {
+    chromium = require(path.join(__dirname, '..', '..', 'node_modules', 'playwright-core')).chromium;
+  } catch (e) {
+    process.stderr.write('playwright-core missing (run npm ci): ' + e.message + '\n');
+    process.exit(2);
+  }
+  const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+  let browser;
+  try {
+    browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS, timeout: 30000 });
+  } catch (e) {
+    process.stderr.write('cannot start ' + executablePath + ': ' + e.message + '\n');
+    process.exit(2);
+  }
+  const errors = [];
+  let out;
+  try {
+    const facts = await scenarios[name](browser, base, errors);
+    out = Object.assign({ ok: errors.length === 0, errors }, { facts });
+  } catch (e) {
+    out = { ok: false, error: String(e && e.message || e), errors };
+  } finally {
+    await browser.close().catch(() => {});
+  }
+  process.stdout.write(JSON.stringify(out) + '\n');
+  process.exit(out.ok ? 0 : 1);
+}
+
+main();
