@@ -228,7 +228,8 @@ class BaseSession:
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
         self.stats.on_sess_opened(self.transport_name or "unknown")
-        log.debug("session %s opened (%s, %s)", self.session_id_for_log, self.transport_name, info.ip)
+        # Lifecycle lines read like an access log: event, session, key=value.
+        log.debug("open %s transport=%s ip=%s", self.session_id_for_log, self.transport_name, info.ip)
         try:
             result = self.conn.on_open(info)
         except Exception:
@@ -363,7 +364,8 @@ class BaseSession:
         if was_open:
             self.stats.on_sess_closed(self.transport_name or "unknown")
             self.stats.on_close_code(code, initiator)
-        log.debug("session %s closed: %d %s (%s)", self.session_id_for_log, code, message, initiator)
+        log.debug("close %s transport=%s code=%d initiator=%s reason=%r", self.session_id_for_log,
+                  self.transport_name, code, initiator, message)
         if self._inbox is not None:
             # A handler is still running: on_close comes after it.
             self._close_pending = True
@@ -588,6 +590,8 @@ class Session(BaseSession, SessionMixin):
         if self.bound_to_receiver:
             return self.state < CLOSING
         if self.expiry_date is not None and now >= self.expiry_date:
+            log.debug("expire %s transport=%s idle=%.1fs", self.session_id_for_log, self.transport_name,
+                      now - self.expiry_date + self.server.settings["disconnect_delay"])
             self.close(*CLOSE_GO_AWAY, initiator="timeout")
             return False
         return True
