@@ -255,7 +255,24 @@ class BaseSession:
 
     @property
     def session_id_for_log(self) -> str:
-        return getattr(self, "session_id", None) or "-"
+        """The session id, or for sessions without one (websocket) the
+        transport, client address and object id: enough to find it in logs."""
+        sid = getattr(self, "session_id", None)
+        if sid:
+            return str(sid)
+        ip = self.conn_info.ip if self.conn_info is not None else "?"
+        return "%s:%s:%x" % (self.transport_name or "session", ip, id(self))
+
+    def overflow(self, queued: int) -> None:
+        """Close with 1013 ``Send queue overflow``: the client does not take
+        what is sent to it, and holding more would grow memory without
+        bound. Logged as a WARNING naming the session."""
+        if self.state >= CLOSING:
+            return
+        log.warning("session %s: %d bytes waiting for the client, over max_queue_size; "
+                    "closing with 1013", self.session_id_for_log, queued)
+        self.stats.on_error()
+        self.close(*CLOSE_QUEUE_OVERFLOW, initiator="server")
 
     # -- incoming ---------------------------------------------------------
 
@@ -519,12 +536,10 @@ class Session(BaseSession, SessionMixin):
 
     def _after_queue(self) -> None:
         if self._queued_bytes > self._max_queue:
-            log.warning("session %s: %d bytes queued for the client, over max_queue_size; closing",
-                        self.session_id, self._queued_bytes)
+            queued = self._queued_bytes
             self._queue.clear()
             self._queued_bytes = 0
-            self.stats.on_error()
-            self.close(*CLOSE_QUEUE_OVERFLOW, initiator="server")
+            self.overflow(queued)
             return
         if self._batching or self.handler is None:
             return

@@ -83,10 +83,11 @@ class SessionContainer:
     def expire(self, current_time: Optional[float] = None) -> None:
         """One sweep: heartbeats, liveness and expiry of every session."""
         now = time.monotonic() if current_time is None else current_time
-        dead = [s for s in self._items.values() if not s.tick(now)]
+        # Copies: a tick may close a session, and closing may untrack it.
+        dead = [s for s in list(self._items.values()) if not s.tick(now)]
         for session in dead:
             self.discard(session)
-        dead = [s for s in self._unnamed if not s.tick(now)]
+        dead = [s for s in list(self._unnamed) if not s.tick(now)]
         for session in dead:
             self._unnamed.discard(session)
 

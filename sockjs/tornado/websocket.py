@@ -29,6 +29,12 @@ __all__ = ["WebSocketDelegate", "WebSocketConnection", "SockJSWebSocketHandler"]
 log = logging.getLogger("sockjs.tornado.websocket")
 
 _READ_LIMIT = 65536
+#: What the delegate hears when the peer reads too slowly for the write
+#: buffer bound (``max_queue_size``).
+CLOSE_WRITE_OVERFLOW = (1013, "Send queue overflow")
+#: Seconds a closed connection may take to deliver its last bytes before
+#: it is cut.
+CLOSE_GRACE = 5.0
 
 
 class WebSocketDelegate(Protocol):
@@ -74,6 +80,7 @@ class WebSocketConnection(asyncio.Protocol):
         self._close_sent = False
         self._reading_paused = False
         self._writing_paused = False
+        self._dropped_backlog = 0
         self.last_pong = time.monotonic()
         self.ping_sent_at: Optional[float] = None
         self.on_writable: Optional[Callable[[], None]] = None
@@ -182,9 +189,13 @@ class WebSocketConnection(asyncio.Protocol):
             return
         transport.write(data)  # type: ignore[attr-defined]
         if self._writing_paused and transport.get_write_buffer_size() > self._max_write_buffer:  # type: ignore[attr-defined]
-            log.info("websocket peer reads too slowly (%d bytes unsent); dropping it",
-                     transport.get_write_buffer_size())  # type: ignore[attr-defined]
-            self.abort()
+            # The peer reads slower than we write: drop it rather than hold
+            # its backlog without bound. The delegate hears 1013, not from
+            # the peer (it logs, naming its session).
+            self._dropped_backlog = transport.get_write_buffer_size()  # type: ignore[attr-defined]
+            log.debug("websocket peer reads too slowly (%d bytes unsent); dropping it",
+                      self._dropped_backlog)
+            self.abort(CLOSE_WRITE_OVERFLOW)
 
     def send_text(self, text: str) -> None:
         """One text message."""
@@ -234,21 +245,40 @@ class WebSocketConnection(asyncio.Protocol):
                     payload = wsproto.close_payload(code, reason)
                 self._write(wsproto.build_frame(wsproto.OP_CLOSE, payload))
         self._closed = True
-        if self.transport is not None:
-            self.transport.close()
+        transport = self.transport
+        if transport is not None:
+            transport.close()
+            if transport.get_write_buffer_size():  # type: ignore[attr-defined]
+                # A peer that never reads would hold the socket and its
+                # backlog open for ever: give it a grace period, no more.
+                asyncio.get_running_loop().call_later(CLOSE_GRACE, transport.abort)  # type: ignore[attr-defined]
         self.delegate.on_ws_closed(code, reason, by_peer)
 
-    def abort(self) -> None:
-        """Drop the connection at once."""
+    def abort(self, why: "Optional[tuple[int, str]]" = None) -> None:
+        """Drop the connection at once. ``why`` is the ``(code, reason)``
+        the delegate hears as a close not made by the peer; without it, the
+        peer is taken to have gone (1006)."""
         if self.transport is not None:
             self.transport.abort()  # type: ignore[attr-defined]
         if not self._closed:
             self._closed = True
-            self.delegate.on_ws_closed(1006, "", True)
+            if why is None:
+                self.delegate.on_ws_closed(1006, "", True)
+            else:
+                self.delegate.on_ws_closed(why[0], why[1], False)
 
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def unsent_bytes(self) -> int:
+        """Bytes written but not yet taken by the peer (for a connection
+        dropped for reading too slowly: what it left behind)."""
+        transport = self.transport
+        if transport is None or self._dropped_backlog:
+            return self._dropped_backlog
+        return transport.get_write_buffer_size()  # type: ignore[attr-defined,no-any-return]
 
 
 class _IOStreamTransport(asyncio.Transport):

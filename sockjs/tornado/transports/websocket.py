@@ -69,6 +69,10 @@ class WebSocketReceiver(BaseTransportMixin):
         if by_peer:
             session.close(*(CLOSE_BY_CLIENT if code in (None, 1000, 1001, 1005, 1006) else (code, reason)),
                           initiator="client")
+        elif code == 1013:
+            # The connection dropped a peer that stopped reading.
+            assert self.conn is not None
+            session.overflow(self.conn.unsent_bytes)
 
     def _writable(self) -> None:
         if self.session is not None:
