@@ -10,7 +10,9 @@ class EventSourceTransport(StreamingTransportBase):
 
     name = "eventsource"
     content_type = "text/event-stream"
-    cors = False
+    # sockjs-client 1.x opens EventSource straight at the server, also from
+    # other origins: without CORS headers the browser drops the stream.
+    cors = True
 
     def prelude(self) -> bytes:
         return b"\r\n"

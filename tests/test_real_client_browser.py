@@ -1,0 +1,140 @@
+"""The real sockjs-client 1.6.1, in Debian's headless Chromium, on every
+transport it has, against the conformance server.
+
+Two page placements per transport:
+
+* ``same``: the page comes from the SockJS server itself (extra static
+  routes on the conformance app), so the client talks to its own origin;
+* ``cross``: the page comes from a second server on another port, so every
+  request is cross-origin (CORS, or the iframe transports' postMessage).
+
+Both places, and the server's iframe page (``sockjs_url``), load the very
+same ``node_modules/sockjs-client/dist/sockjs.min.js``.
+
+The page (``tests/browser/pages/transport.html``) forces one transport with
+the client's ``transports`` option, sends a burst of awkward messages to
+``/echo`` and expects them back complete and in order, closes with 1000,
+then opens ``/close`` and expects 3000 "Go away!". All pages run in one
+browser, a few at a time, once per module; each test checks one result.
+"""
+import json
+from typing import Any, Dict, Iterator, List, Tuple
+
+import pytest
+from tornado import web
+
+import test_server
+from browser import Browser, PageResult, client_routes, page_routes
+from conftest import ServerThread
+
+TRANSPORTS = [
+    "websocket",
+    "xhr-streaming",
+    "eventsource",
+    "iframe-eventsource",
+    "htmlfile",
+    "iframe-htmlfile",
+    "xhr-polling",
+    "iframe-xhr-polling",
+    "jsonp-polling",
+]
+PLACES = ["same", "cross"]
+
+# Keep in step with MESSAGES in tests/browser/pages/transport.html.
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+MESSAGES = [
+    "hello",
+    "plain ASCII, with spaces & punctuation: <>?!",
+    "non-BMP: \U0001F600 \U0001D11E \U00020000",
+    "\u2028",
+    "".join(_ALPHABET[i % len(_ALPHABET)] for i in range(50 * 1024)),
+    '["a"]',
+    '{"x":1}',
+    '"q"',
+    'escapes: \u2029 \u200c \ufeff \u00ad \u0000 \u001f \u007f "\\/',
+    "",
+]
+
+# The real client offers htmlfile only to a page on the server's own origin
+# (HtmlFileTransport.enabled checks info.sameOrigin); cross-origin pages use
+# iframe-htmlfile instead. Forcing it cross-origin leaves no transport.
+NOT_OFFERED = {("htmlfile", "cross")}
+
+
+def _app() -> web.Application:
+    # A relative sockjs_url: the iframe page is served by this very server,
+    # so it loads the same file the same-origin page loads.
+    app = test_server.make_app(sockjs_url="/static/sockjs.min.js")
+    app.add_handlers(r".*", client_routes() + page_routes())
+    return app
+
+
+def _page_app() -> web.Application:
+    return web.Application(client_routes() + page_routes())
+
+
+@pytest.fixture(scope="module")
+def results() -> Iterator[Dict[Tuple[str, str], PageResult]]:
+    """Run every (transport, place) page once, in one browser."""
+    sockjs_server = ServerThread(_app)
+    page_server = ServerThread(_page_app)
+    try:
+        with Browser(max_pages=4) as browser:
+            specs: List[Tuple[str, str]] = [(t, p) for p in PLACES for t in TRANSPORTS]
+            urls = []
+            for transport, place in specs:
+                origin = sockjs_server.url if place == "same" else page_server.url
+                urls.append((
+                    "%s/pages/transport.html?transport=%s&server=%s"
+                    % (origin, transport, sockjs_server.url),
+                    {"timeout": 40, "progress": "window.__progress"}))
+            yield dict(zip(specs, browser.run_many(urls)))
+    finally:
+        page_server.stop()
+        sockjs_server.stop()
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) < 300 else text[:300] + "...(%d chars)" % len(text)
+
+
+def _check_echo(record: Dict[str, Any], transport: str, res: PageResult) -> None:
+    assert record["opened"], "echo session never opened: %s\n%s" % (
+        _short(record["close"]), res.describe())
+    assert record["transport"] == transport
+    assert record["sent"] == MESSAGES, "page and test disagree on the messages"
+    received = record["received"]
+    assert len(received) == len(MESSAGES), "got %d of %d messages: %s" % (
+        len(received), len(MESSAGES), _short(received))
+    for i, (got, want) in enumerate(zip(received, MESSAGES)):
+        assert got == want, "message %d: got %s, want %s" % (i, _short(got), _short(want))
+    assert record["close"] == {"code": 1000, "reason": "done", "wasClean": True}
+
+
+def _check_close(record: Dict[str, Any], transport: str, res: PageResult) -> None:
+    assert record["opened"], "/close session never opened: %s\n%s" % (
+        _short(record["close"]), res.describe())
+    assert record["transport"] == transport
+    assert record["received"] == []
+    assert record["close"]["code"] == 3000, _short(record)
+    assert record["close"]["reason"] == "Go away!"
+    assert record["close"]["wasClean"] is True
+
+
+@pytest.mark.parametrize("place", PLACES)
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_transport(results: Dict[Tuple[str, str], PageResult], transport: str, place: str) -> None:
+    res = results[(transport, place)]
+    assert res.ok, res.describe()
+    assert not res.errors, res.describe()
+    out = res.result
+    assert out["version"] == "1.6.1", res.describe()
+    if (transport, place) in NOT_OFFERED:
+        for record in (out["echo"], out["close"]):
+            assert not record["opened"]
+            assert record["close"]["code"] == 2000, res.describe()
+            assert record["close"]["reason"] == "All transports failed"
+        return
+    _check_echo(out["echo"], transport, res)
+    _check_close(out["close"], transport, res)
