@@ -90,7 +90,10 @@ class WebSocketConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
         transport.write(self._greeting)  # type: ignore[attr-defined]
-        self.delegate.on_ws_open(self)
+        if self._hixie_keys is None:
+            self.delegate.on_ws_open(self)
+        # else: hixie-76 opens once the key bytes arrived and the answer
+        # went out; nothing may be written before it.
         if self._initial:
             data, self._initial = self._initial, b""
             self.data_received(data)
@@ -148,6 +151,7 @@ class WebSocketConnection(asyncio.Protocol):
             self.abort()
             return b""
         self._write(answer)
+        self.delegate.on_ws_open(self)
         return buf[8:]
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
@@ -340,6 +344,24 @@ class _IOStreamTransport(asyncio.Transport):
         self._stream.close()
 
 
+def _pad_head(head: str) -> str:
+    """End the response head ``head`` (its lines, without the blank line),
+    padded to a multiple of 128 bytes.
+
+    Some clients (ws4py, used by the public conformance suite) read the
+    handshake answer in 128-byte ``recv`` calls and mishandle frame bytes
+    that arrive in the same call as the end of the head: a session closed
+    from ``on_open`` then crashes the client now and then. A head that ends
+    on a 128-byte boundary keeps every frame out of that call.
+    """
+    size = len(head) + 2
+    if size % 128:
+        line = "X-Pad: \r\n"
+        size += len(line)
+        head += line[:-2] + "x" * (-size % 128) + "\r\n"
+    return head + "\r\n"
+
+
 def _ignore_result(fut: "asyncio.Future[Any]") -> None:
     if not fut.cancelled():
         fut.exception()
@@ -402,11 +424,11 @@ class SockJSWebSocketHandler(BaseHandler):
             key = headers.get("Sec-WebSocket-Key")
             if not key:
                 return self.send_error_text(400, "Missing Sec-WebSocket-Key")
-            response = (
+            response = _pad_head(
                 "HTTP/1.1 101 Switching Protocols\r\n"
                 "Upgrade: websocket\r\n"
                 "Connection: Upgrade\r\n"
-                "Sec-WebSocket-Accept: %s\r\n\r\n" % wsproto.accept_key(key)
+                "Sec-WebSocket-Accept: %s\r\n" % wsproto.accept_key(key)
             )
         delegate = self.make_delegate()
         self.set_status(101)
