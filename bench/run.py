@@ -1,0 +1,486 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: this sockjs-tornado against its references.
+
+    python3 bench/run.py             # everything, 3 interleaved runs
+    python3 bench/run.py --quick     # shorter windows, 1 run (a smoke test)
+    python3 bench/run.py --only ws_echo,bcast_1k --servers ours,node
+    python3 bench/run.py --profile ws_echo   # py-spy on our server
+
+On first use it installs the references into bench-local, git-ignored
+places (bench/.venv-*, bench/.node) and compiles the load generator
+(bench/loadgen.c) into bench/.build. Every server runs pinned to CPU 0 with
+``taskset -c 0``, the load generator on CPU 1; everything is on
+127.0.0.1 and every process started is killed at the end. See
+bench/README.md for what each workload does.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BUILD = os.path.join(HERE, ".build")
+NODE_DIR = os.path.join(HERE, ".node")
+RESULTS = os.path.join(HERE, "results")
+LOADGEN = os.path.join(BUILD, "loadgen")
+
+TORNADO = "tornado==6.6.1"
+VENVS = {
+    # ours and raw Tornado: the Tornado we build on, plus py-spy
+    ".venv-tornado": [TORNADO, "py-spy"],
+    ".venv-1x": [TORNADO, "sockjs-tornado==1.0.7"],
+    ".venv-aio": ["sockjs==0.13.0", "aiohttp"],
+}
+SERVER_CPU = "0"
+LOADGEN_CPU = "1"
+
+
+def log(*a: Any) -> None:
+    print(*a, file=sys.stderr, flush=True)
+
+
+# -- installation -------------------------------------------------------------
+
+def venv_python(name: str) -> str:
+    return os.path.join(HERE, name, "bin", "python")
+
+
+def install() -> None:
+    for name, pkgs in VENVS.items():
+        py = venv_python(name)
+        marker = os.path.join(HERE, name, ".bench-installed")
+        if os.path.exists(marker):
+            continue
+        log("installing %s: %s" % (name, " ".join(pkgs)))
+        subprocess.check_call([sys.executable, "-m", "venv", os.path.join(HERE, name)])
+        subprocess.check_call([py, "-m", "pip", "install", "-q"] + pkgs)
+        open(marker, "w").close()
+    if not os.path.exists(os.path.join(NODE_DIR, "node_modules", "sockjs", "package.json")):
+        log("installing sockjs@0.3.24 (npm) into bench/.node")
+        os.makedirs(NODE_DIR, exist_ok=True)
+        with open(os.path.join(NODE_DIR, "package.json"), "w") as f:
+            f.write('{"private": true}\n')
+        subprocess.check_call(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error",
+                               "--prefix", NODE_DIR, "sockjs@0.3.24"])
+    src = os.path.join(HERE, "loadgen.c")
+    if not os.path.exists(LOADGEN) or os.path.getmtime(LOADGEN) < os.path.getmtime(src):
+        os.makedirs(BUILD, exist_ok=True)
+        subprocess.check_call(["gcc", "-O2", "-Wall", "-o", LOADGEN, src])
+
+
+def versions() -> Dict[str, str]:
+    def out(cmd: List[str]) -> str:
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.strip()
+        except Exception as e:  # noqa: BLE001 - a version we cannot read is not fatal
+            return "? (%s)" % e
+    return {
+        "python": out([venv_python(".venv-tornado"), "-c", "import sys; print(sys.version.split()[0])"]),
+        "tornado": out([venv_python(".venv-tornado"), "-c", "import tornado; print(tornado.version)"]),
+        "aiohttp": out([venv_python(".venv-aio"), "-c", "import aiohttp; print(aiohttp.__version__)"]),
+        "node": out(["node", "--version"]),
+        "kernel": out(["uname", "-r"]),
+        "cpu": out(["sh", "-c", "lscpu | grep -E 'Model name|^CPU\\(s\\)' | tr -s ' ' | paste -sd ';'"]),
+    }
+
+
+# -- servers ------------------------------------------------------------------
+
+SERVERS: Dict[str, Tuple[str, Callable[[int], List[str]]]] = {
+    "ours": ("sockjs-tornado (this)", lambda p: [venv_python(".venv-tornado"), os.path.join(HERE, "servers", "ours.py"), str(p)]),
+    "v1x": ("sockjs-tornado 1.0.7", lambda p: [venv_python(".venv-1x"), os.path.join(HERE, "servers", "v1x.py"), str(p)]),
+    "aio": ("aiohttp sockjs 0.13", lambda p: [venv_python(".venv-aio"), os.path.join(HERE, "servers", "aio.py"), str(p)]),
+    "node": ("sockjs-node 0.3.24", lambda p: ["node", os.path.join(HERE, "servers", "node_server.js"), str(p)]),
+    "raw": ("raw Tornado", lambda p: [venv_python(".venv-tornado"), os.path.join(HERE, "servers", "raw_tornado.py"), str(p)]),
+}
+
+_procs: List[subprocess.Popen] = []
+
+
+class Server:
+    """One server process pinned to CPU 0."""
+
+    _next_port = 19300
+
+    def __init__(self, key: str, env: Optional[Dict[str, str]] = None) -> None:
+        Server._next_port += 1
+        self.key = key
+        self.port = Server._next_port
+        cmd = ["taskset", "-c", SERVER_CPU] + SERVERS[key][1](self.port)
+        penv = dict(os.environ, NODE_PATH=os.path.join(NODE_DIR, "node_modules"), PYTHONUNBUFFERED="1")
+        penv.update(env or {})
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=penv,
+                                     text=True)
+        _procs.append(self.proc)
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        if "LISTENING" not in line:
+            self.stop()
+            raise RuntimeError("server %s did not start: %r" % (key, line))
+        time.sleep(0.2)
+
+    @property
+    def pid(self) -> int:
+        # taskset execs the server, so the pid is the server's own.
+        return self.proc.pid
+
+    def rss_kb(self) -> int:
+        with open("/proc/%d/status" % self.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc in _procs:
+            _procs.remove(self.proc)
+
+
+def loadgen(mode: str, port: int, timeout: float = 120, **kw: Any) -> Dict[str, Any]:
+    cmd = ["taskset", "-c", LOADGEN_CPU, LOADGEN, mode, str(port)] + ["%s=%s" % kv for kv in kw.items()]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
+    if not lines:
+        raise RuntimeError("loadgen %s failed: %s %s" % (mode, r.stdout, r.stderr))
+    return json.loads(lines[-1])
+
+
+# -- workloads ------------------------------------------------------------------
+#
+# A workload is a function (server, key, secs) -> {metric: value, "cpu": share}
+# or None when it does not apply to that server.
+
+Result = Optional[Dict[str, float]]
+
+
+def w_ws_echo(srv: Server, key: str, secs: float) -> Result:
+    if key == "raw":
+        r = loadgen("ws_echo", srv.port, path="/websocket", sockjs=0, conns=100, secs=secs)
+    else:
+        r = loadgen("ws_echo", srv.port, path="/echo/000/bench/websocket", conns=100, secs=secs)
+    return {"rate": r["rate"], "cpu": r["cpu"], "errors": r["errors"]}
+
+
+def w_raw_ws_echo(srv: Server, key: str, secs: float) -> Result:
+    path = "/websocket" if key == "raw" else "/echo/websocket"
+    r = loadgen("ws_echo", srv.port, path=path, sockjs=0, conns=100, secs=secs)
+    return {"rate": r["rate"], "cpu": r["cpu"], "errors": r["errors"]}
+
+
+LATENCY_RATE = 2000
+
+
+def w_ws_latency(srv: Server, key: str, secs: float) -> Result:
+    if key == "raw":
+        r = loadgen("ws_echo", srv.port, path="/websocket", sockjs=0, conns=100, secs=secs, rate=LATENCY_RATE)
+    else:
+        r = loadgen("ws_echo", srv.port, path="/echo/000/bench/websocket", conns=100, secs=secs,
+                    rate=LATENCY_RATE)
+    return {"p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"], "cpu": r["cpu"], "errors": r["errors"] + r["skipped"]}
+
+
+def w_http(srv: Server, key: str, secs: float) -> Result:
+    if key != "raw":
+        return None
+    r = loadgen("http", srv.port, path="/hello", conns=50, secs=secs)
+    return {"rate": r["rate"], "cpu": r["cpu"], "errors": r["errors"]}
+
+
+def w_xhr_poll(srv: Server, key: str, secs: float) -> Result:
+    if key == "raw":
+        return None
+    r = loadgen("xhr_poll", srv.port, prefix="/echo", conns=50, secs=secs)
+    return {"rate": r["rate"], "cpu": r["cpu"], "errors": r["errors"]}
+
+
+def w_xhr_stream(srv: Server, key: str, secs: float) -> Result:
+    if key == "raw":
+        return None
+    r = loadgen("xhr_stream", srv.port, prefix="/bcast", conns=100, secs=secs, window=8,
+                wspath="/bcast/000/sender/websocket")
+    return {"rate": r["rate"], "cpu": r["cpu"], "errors": r["errors"]}
+
+
+def _bcast(srv: Server, key: str, secs: float, n: int) -> Result:
+    path = "/bcast" if key == "raw" else "/bcast/000/bench/websocket"
+    r = loadgen("bcast", srv.port, path=path, sockjs=0 if key == "raw" else 1, conns=n, secs=secs,
+                window=4, ttl=5, timeout=180)
+    return {"rate": r["rate"], "ttl_ms": r["ttl_p50_ms"], "cpu": r["cpu"], "errors": r["errors"]}
+
+
+def w_bcast_1k(srv: Server, key: str, secs: float) -> Result:
+    return _bcast(srv, key, secs, 1000)
+
+
+def w_bcast_10k(srv: Server, key: str, secs: float) -> Result:
+    return _bcast(srv, key, secs, 10000)
+
+
+def _idle(srv: Server, n: int, **kw: Any) -> Dict[str, float]:
+    """RSS delta per session, read while the load generator holds them."""
+    time.sleep(0.3)
+    before = srv.rss_kb()
+    cmd = ["taskset", "-c", LOADGEN_CPU, LOADGEN, "idle", str(srv.port), "conns=%d" % n, "hold=60"]
+    cmd += ["%s=%s" % kv for kv in kw.items()]
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    _procs.append(p)
+    try:
+        assert p.stdout is not None and p.stdin is not None
+        ready = p.stdout.readline()
+        if not ready.startswith("READY"):
+            raise RuntimeError("idle loadgen: %r" % ready)
+        opened = int(ready.split()[1])
+        time.sleep(1.0)
+        after = srv.rss_kb()
+        p.stdin.write("done\n")
+        p.stdin.flush()
+        p.wait(30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        _procs.remove(p)
+    return {"kb": (after - before) / max(opened, 1), "opened": opened, "cpu": 0.0,
+            "errors": n - opened}
+
+
+def w_idle_ws(srv: Server, key: str, secs: float) -> Result:
+    if key == "raw":
+        return _idle(srv, 10000, kind="ws", path="/websocket", sockjs=0)
+    return _idle(srv, 10000, kind="ws", path="/echo/000/idle/websocket", sockjs=1)
+
+
+def w_idle_poll(srv: Server, key: str, secs: float) -> Result:
+    if key == "raw":
+        return None
+    return _idle(srv, 10000, kind="poll", prefix="/echo")
+
+
+def w_churn(srv: Server, key: str, secs: float) -> Result:
+    if key == "raw":
+        return None
+    path = "/echo/000/churn/websocket"
+    loadgen("churn", srv.port, path=path, conns=50, secs=secs)
+    time.sleep(1.0)
+    rss1 = srv.rss_kb()
+    r = loadgen("churn", srv.port, path=path, conns=50, secs=secs * 2)
+    time.sleep(1.0)
+    rss2 = srv.rss_kb()
+    return {"rate": r["rate"], "drift_pct": (rss2 - rss1) * 100.0 / rss1, "cpu": r["cpu"],
+            "errors": r["errors"]}
+
+
+# name -> (function, fresh server per run?, row label, metrics [(key, label, higher is better)])
+WORKLOADS: Dict[str, Tuple[Callable[[Server, str, float], Result], bool, str, List[Tuple[str, str, bool]]]] = {
+    "ws_echo": (w_ws_echo, False, "websocket echo (100 sessions, 1 in flight)",
+                [("rate", "msgs/s", True)]),
+    "raw_ws_echo": (w_raw_ws_echo, False, "raw /websocket echo (100 conns)", [("rate", "msgs/s", True)]),
+    "ws_latency": (w_ws_latency, False, "websocket echo latency at %d msgs/s" % LATENCY_RATE,
+                   [("p50_ms", "p50 ms", False), ("p99_ms", "p99 ms", False)]),
+    "http": (w_http, False, "small HTTP handler (50 keep-alive conns)", [("rate", "req/s", True)]),
+    "xhr_poll": (w_xhr_poll, False, "xhr_send + xhr round trips (50 sessions)", [("rate", "round trips/s", True)]),
+    "xhr_stream": (w_xhr_stream, False, "xhr_streaming deliveries (100 receivers)",
+                   [("rate", "deliveries/s", True)]),
+    "bcast_1k": (w_bcast_1k, False, "broadcast to 1,000 websockets",
+                 [("rate", "deliveries/s", True), ("ttl_ms", "ms to last receiver (p50)", False)]),
+    "bcast_10k": (w_bcast_10k, False, "broadcast to 10,000 websockets",
+                  [("rate", "deliveries/s", True), ("ttl_ms", "ms to last receiver (p50)", False)]),
+    "idle_ws": (w_idle_ws, True, "idle websocket session (10,000)", [("kb", "KB RSS each", False)]),
+    "idle_poll": (w_idle_poll, True, "idle polling session, poll pending (10,000)",
+                  [("kb", "KB RSS each", False)]),
+    "churn": (w_churn, True, "session churn (50 concurrent, open/echo/close)",
+              [("rate", "sessions/s", True), ("drift_pct", "RSS drift %", False)]),
+}
+
+
+# -- running ----------------------------------------------------------------------
+
+def run(workloads: List[str], servers: List[str], reps: int, secs: float,
+        env: Dict[str, Dict[str, str]]) -> Dict[str, Dict[str, List[Dict[str, float]]]]:
+    results: Dict[str, Dict[str, List[Dict[str, float]]]] = {w: {s: [] for s in servers} for w in workloads}
+    shared = [w for w in workloads if not WORKLOADS[w][1]]
+    fresh = [w for w in workloads if WORKLOADS[w][1]]
+    for rep in range(reps):
+        order = servers[rep % len(servers):] + servers[:rep % len(servers)]
+        log("== run %d/%d (server order %s)" % (rep + 1, reps, ",".join(order)))
+        live = {s: Server(s, env.get(s)) for s in order} if shared else {}
+        try:
+            for w in shared:
+                for s in order:
+                    r = WORKLOADS[w][0](live[s], s, secs)
+                    if r is not None:
+                        results[w][s].append(r)
+                        log("  %-11s %-5s %s" % (w, s, _fmt(r)))
+        finally:
+            for srv in live.values():
+                srv.stop()
+        for w in fresh:
+            for s in order:
+                srv = Server(s, env.get(s))
+                try:
+                    r = WORKLOADS[w][0](srv, s, secs)
+                finally:
+                    srv.stop()
+                if r is not None:
+                    results[w][s].append(r)
+                    log("  %-11s %-5s %s" % (w, s, _fmt(r)))
+    return results
+
+
+def _fmt(r: Dict[str, float]) -> str:
+    return " ".join("%s=%.4g" % kv for kv in r.items())
+
+
+def _human(v: float) -> str:
+    if v >= 10000:
+        return "%.1fk" % (v / 1000)
+    if v >= 100:
+        return "%.0f" % v
+    return "%.2f" % v
+
+
+def table(results: Dict[str, Dict[str, List[Dict[str, float]]]], servers: List[str]) -> str:
+    refs = [s for s in servers if s != "ours"]
+    head = ["workload", "metric"] + [SERVERS[s][0] for s in servers] + ["ours / %s" % s for s in refs]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def med(w: str, s: str, k: str) -> Optional[float]:
+        vals = [r[k] for r in results.get(w, {}).get(s, []) if k in r]
+        return statistics.median(vals) if vals else None
+
+    def cpu(w: str, s: str) -> Optional[float]:
+        vals = [r["cpu"] for r in results.get(w, {}).get(s, []) if r.get("cpu")]
+        return max(vals) if vals else None
+
+    for w, (_, _, label, metrics) in WORKLOADS.items():
+        if w not in results:
+            continue
+        for k, mlabel, _higher in metrics:
+            cells = [label, mlabel]
+            vals = {s: med(w, s, k) for s in servers}
+            for s in servers:
+                v = vals[s]
+                c = cpu(w, s)
+                cells.append("–" if v is None else _human(v) + ("" if c is None else " (lg %d%%)" % round(c * 100)))
+            for s in refs:
+                a, b = vals.get("ours"), vals.get(s)
+                cells.append("%.2fx" % (a / b) if a and b else "–")
+            rows.append("| " + " | ".join(cells) + " |")
+    # The HTTP ceiling, in round trips: two requests per round trip.
+    http = med("http", "raw", "rate")
+    poll = med("xhr_poll", "ours", "rate")
+    if http and poll:
+        rows.append("")
+        rows.append("xhr polling vs raw Tornado HTTP ceiling (2 requests per round trip): "
+                    "%s / %s = %.2fx" % (_human(poll), _human(http / 2), poll / (http / 2)))
+    return "\n".join(rows)
+
+
+def profile(workload: str, secs: float) -> None:
+    """Run one workload against our server under ``py-spy record`` and print
+    the functions that take most of the time (self and inclusive)."""
+    spy = os.path.join(HERE, ".venv-tornado", "bin", "py-spy")
+    srv = Server("ours")
+    os.makedirs(RESULTS, exist_ok=True)
+    out = os.path.join(RESULTS, "profile-%s.txt" % workload)
+    p = subprocess.Popen([spy, "record", "--pid", str(srv.pid), "--format", "raw", "--rate", "250",
+                          "--nonblocking", "-o", out, "-d", str(int(secs + 6))],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _procs.append(p)
+    try:
+        time.sleep(1)
+        r = WORKLOADS[workload][0](srv, "ours", secs)
+        log("result:", r)
+        p.wait(60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        _procs.remove(p)
+        srv.stop()
+    self_t: Dict[str, int] = {}
+    incl: Dict[str, int] = {}
+    total = 0
+    with open(out) as f:
+        for line in f:
+            stack, _, n = line.rstrip().rpartition(" ")
+            if not stack:
+                continue
+            k = int(n)
+            total += k
+            frames = stack.split(";")
+            self_t[frames[-1]] = self_t.get(frames[-1], 0) + k
+            for fr in set(frames):
+                incl[fr] = incl.get(fr, 0) + k
+    print("py-spy, %s, %d samples (idle time included)" % (workload, total))
+    print("-- self --")
+    for fr, k in sorted(self_t.items(), key=lambda kv: -kv[1])[:25]:
+        print("%5.1f%%  %s" % (100.0 * k / total, fr))
+    print("-- inclusive --")
+    for fr, k in sorted(incl.items(), key=lambda kv: -kv[1])[:40]:
+        print("%5.1f%%  %s" % (100.0 * k / total, fr))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--secs", type=float, default=3.0, help="measured seconds per run")
+    ap.add_argument("--quick", action="store_true", help="1 run of 1 s each")
+    ap.add_argument("--only", default="", help="comma-separated workloads (%s)" % ",".join(WORKLOADS))
+    ap.add_argument("--servers", default=",".join(SERVERS))
+    ap.add_argument("--profile", metavar="WORKLOAD", help="py-spy our server during WORKLOAD")
+    ap.add_argument("--ours-env", default="", help="KEY=VALUE,... extra environment for our server")
+    args = ap.parse_args()
+    if not shutil.which("taskset") or os.cpu_count() is None or os.cpu_count() < 2:  # type: ignore[operator]
+        sys.exit("needs taskset and at least 2 CPUs")
+    install()
+    if args.quick:
+        args.reps, args.secs = 1, 1.0
+    if args.profile:
+        profile(args.profile, args.secs)
+        return
+    workloads = [w for w in args.only.split(",") if w] or list(WORKLOADS)
+    for w in workloads:
+        if w not in WORKLOADS:
+            sys.exit("unknown workload %r" % w)
+    servers = [s for s in args.servers.split(",") if s]
+    if "ours" in servers:
+        servers = ["ours"] + [s for s in servers if s != "ours"]
+    env = {"ours": dict(kv.split("=", 1) for kv in args.ours_env.split(",") if kv)}
+    started = time.time()
+    results = run(workloads, servers, args.reps, args.secs, env)
+    info = versions()
+    text = table(results, servers)
+    print("\n%d run(s), median; (lg N%%) = load generator CPU share of its core; %s\n"
+          % (args.reps, ", ".join("%s %s" % kv for kv in info.items())))
+    print(text)
+    os.makedirs(RESULTS, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    with open(os.path.join(RESULTS, "bench-%s.json" % stamp), "w") as f:
+        json.dump({"versions": info, "reps": args.reps, "secs": args.secs, "results": results,
+                   "elapsed": time.time() - started}, f, indent=1)
+    with open(os.path.join(RESULTS, "bench-%s.md" % stamp), "w") as f:
+        f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        for p in list(_procs):
+            if p.poll() is None:
+                p.kill()
+                p.wait()

@@ -1,0 +1,46 @@
+"""Bench server: this package (sockjs-tornado 2.x), services /echo and /bcast."""
+import asyncio
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+from tornado import web  # noqa: E402
+
+from sockjs.tornado import SockJSConnection, SockJSRouter  # noqa: E402
+
+SETTINGS = {"response_limit": 1 << 30}
+
+
+class Echo(SockJSConnection):
+    def on_message(self, message: str) -> None:
+        self.send(message)
+
+
+class Bcast(SockJSConnection):
+    clients: "set[Bcast]" = set()
+
+    def on_open(self, info: object) -> None:
+        self.clients.add(self)
+
+    def on_message(self, message: str) -> None:
+        self.broadcast(self.clients, message)
+
+    def on_close(self) -> None:
+        self.clients.discard(self)
+
+
+async def main() -> None:
+    urls: list = []
+    SockJSRouter(Echo, "/echo", SETTINGS).apply_routes(urls)
+    SockJSRouter(Bcast, "/bcast", SETTINGS).apply_routes(urls)
+    web.Application(urls).listen(int(sys.argv[1]), "127.0.0.1", backlog=4096)
+    if os.environ.get("BENCH_GC_FREEZE"):
+        import gc
+        gc.freeze()
+    print("LISTENING", flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
