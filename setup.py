@@ -31,6 +31,7 @@ setup(
             "redis>=4.2",
             "mypy>=1.0",
             "ruff>=0.1",
+            "docutils>=0.16",
         ],
     },
     zip_safe=False,

@@ -1,0 +1,39 @@
+"""The user documentation of this area: valid reStructuredText, and a
+logging table that names every logger the package logs through."""
+import io
+import os
+import re
+
+import docutils.core
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.parametrize("path", ["docs/guide.rst", "CHANGELOG.rst"])
+def test_rst_renders_without_warnings(path: str) -> None:
+    with open(os.path.join(ROOT, path)) as f:
+        source = f.read()
+    warnings = io.StringIO()
+    docutils.core.publish_doctree(source, source_path=path, settings_overrides={
+        "warning_stream": warnings, "report_level": 2, "halt_level": 5})
+    assert warnings.getvalue() == ""
+
+
+def test_guide_documents_every_logger() -> None:
+    with open(os.path.join(ROOT, "docs", "guide.rst")) as f:
+        guide = f.read()
+    pkg = os.path.join(ROOT, "sockjs", "tornado")
+    names = set()
+    for dirpath, _, files in os.walk(pkg):
+        for name in files:
+            if not name.endswith(".py"):
+                continue
+            with open(os.path.join(dirpath, name)) as f:
+                text = f.read()
+            m = re.search(r'getLogger\("(sockjs\.tornado[a-z._]*)"\)', text)
+            if m and re.search(r"\blog\.(debug|info|warning|error|exception)\(", text):
+                names.add(m.group(1))
+    assert "sockjs.tornado.session" in names
+    missing = [n for n in sorted(names) if "``%s``" % n not in guide]
+    assert not missing, "loggers missing from docs/guide.rst: %s" % missing
