@@ -197,5 +197,5 @@ def test_get_validates_topics() -> None:
     with pytest.raises(TypeError):
         MultiplexConnection.get(ann=object)  # type: ignore[arg-type]
     kls = MultiplexConnection.get(ann=Ann)
-    assert issubclass(kls, MultiplexConnection) and kls.channels == {"ann": Ann}
-    assert MultiplexConnection.channels == {}
+    assert issubclass(kls, MultiplexConnection) and kls.channel_classes == {"ann": Ann}
+    assert MultiplexConnection.channel_classes == {}

@@ -108,7 +108,7 @@ class MultiplexConnection(SockJSConnection):
     """
 
     #: Topic -> channel connection class, set by :meth:`get`.
-    channels: ClassVar[Mapping[str, Type[SockJSConnection]]] = {}
+    channel_classes: ClassVar[Mapping[str, Type[SockJSConnection]]] = {}
 
     def __init__(self, session: BaseSession) -> None:
         super().__init__(session)
@@ -130,7 +130,7 @@ class MultiplexConnection(SockJSConnection):
                 raise ValueError("multiplex topic must be non-empty and contain no comma: %r" % (topic,))
             if not (isinstance(kls, type) and issubclass(kls, SockJSConnection)):
                 raise TypeError("channel %r: expected a SockJSConnection subclass, not %r" % (topic, kls))
-        return type("MultiplexConnection", (cls,), {"channels": dict(channels)})
+        return type("MultiplexConnection", (cls,), {"channel_classes": dict(channels)})
 
     def on_open(self, info: ConnectionInfo) -> None:
         self._info = info
@@ -155,7 +155,7 @@ class MultiplexConnection(SockJSConnection):
             log.debug("session %s: unknown multiplex operation %.10r", self.session.session_id_for_log, op)
 
     def _subscribe(self, topic: str) -> None:
-        kls = self.channels.get(topic)
+        kls = self.channel_classes.get(topic)
         if kls is None or self._info is None:
             self.send("uns," + topic)
             return
