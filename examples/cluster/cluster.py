@@ -1,0 +1,233 @@
+"""Start and stop a local cluster: redis-server, N example servers and
+haproxy in front, all on 127.0.0.1, in a temporary directory.
+
+Used by ``run.py`` (one command for a person), by the tests
+(``tests/test_cluster.py``) and by ``bench/cluster_fanout.py``. Every
+process started here is stopped by :meth:`Cluster.stop`.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from typing import Any, Dict, List, Optional
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+
+#: haproxy in front of the nodes. Sticky by session: the SockJS session id
+#: is the third path segment (/<prefix>/<server>/<session>/<transport>), so
+#: hashing the first three segments keeps every request of a session on one
+#: node; websocket upgrades pass through (``timeout tunnel``); every timeout
+#: is well above the heartbeat, so an idle but healthy stream is never cut.
+HAPROXY_TEMPLATE = """\
+global
+    maxconn {maxconn}
+{log}
+defaults
+    mode http
+    option forwardfor
+    timeout connect 2s
+    timeout client {idle}s
+    timeout server {idle}s
+    timeout tunnel 1h
+    timeout http-request 10s
+    retries 3
+    option redispatch 1
+
+frontend sockjs
+    bind 127.0.0.1:{port}
+    default_backend nodes
+
+backend nodes
+    # {depth} = segments of the prefix + server id + session id.
+    balance uri depth {depth}
+    hash-type consistent
+    option httpchk GET {prefix}/info
+    default-server check inter {check_ms} fall 2 rise 2
+{servers}
+"""
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def haproxy_config(port: int, node_ports: List[int], prefix: str = "/chat",
+                   heartbeat: float = 25, check_ms: int = 1000, log: str = "") -> str:
+    """The haproxy configuration for nodes on ``node_ports``."""
+    depth = len([p for p in prefix.split("/") if p]) + 2
+    servers = "\n".join("    server node%d 127.0.0.1:%d" % (i + 1, p) for i, p in enumerate(node_ports))
+    import resource
+    # haproxy needs two descriptors per connection and refuses to start when
+    # it cannot raise its limit that far.
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    maxconn = 10000 if hard == resource.RLIM_INFINITY else max(256, min(10000, (hard - 200) // 2))
+    return HAPROXY_TEMPLATE.format(maxconn=maxconn, port=port, depth=depth, prefix=prefix, servers=servers,
+                                   idle=max(60, int(heartbeat * 3)), check_ms=check_ms, log=log)
+
+
+def _wait_port(port: int, proc: "subprocess.Popen[bytes]", what: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("%s exited with %s" % (what, proc.returncode))
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("%s did not listen on %d within %ss" % (what, port, timeout))
+
+
+class Cluster:
+    """redis-server, ``nodes`` example servers and haproxy.
+
+    ``node_args`` are extra command-line options for every node (see
+    ``server.py --help``). Ports are free ones unless given.
+    """
+
+    def __init__(self, nodes: int = 2, port: Optional[int] = None, redis_port: Optional[int] = None,
+                 node_ports: Optional[List[int]] = None, node_args: Optional[List[str]] = None,
+                 heartbeat: float = 25, check_ms: int = 1000, workdir: Optional[str] = None,
+                 quiet: bool = True) -> None:
+        self.workdir = workdir or tempfile.mkdtemp(prefix="sockjs-cluster-")
+        self.port = port or free_port()
+        self.redis_port = redis_port or free_port()
+        self.node_ports = node_ports or [free_port() for _ in range(nodes)]
+        self.node_args = list(node_args or [])
+        self.heartbeat = heartbeat
+        self.check_ms = check_ms
+        self.quiet = quiet
+        self.redis: Optional["subprocess.Popen[bytes]"] = None
+        self.haproxy: Optional["subprocess.Popen[bytes]"] = None
+        self.nodes: List[Optional["subprocess.Popen[bytes]"]] = [None] * len(self.node_ports)
+
+    @property
+    def url(self) -> str:
+        """haproxy's address."""
+        return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def redis_url(self) -> str:
+        return "redis://127.0.0.1:%d/0" % self.redis_port
+
+    def node_url(self, i: int) -> str:
+        return "http://127.0.0.1:%d" % self.node_ports[i]
+
+    def _out(self, name: str) -> Any:
+        if self.quiet:
+            return open(os.path.join(self.workdir, name + ".log"), "ab")
+        return None
+
+    # -- processes --------------------------------------------------------
+
+    def start_redis(self) -> None:
+        self.redis = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.redis_port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", self.workdir],
+            stdout=self._out("redis"), stderr=subprocess.STDOUT)
+        _wait_port(self.redis_port, self.redis, "redis-server")
+
+    def stop_redis(self) -> None:
+        self._stop(self.redis)
+        self.redis = None
+
+    def start_node(self, i: int) -> None:
+        cmd = [sys.executable, os.path.join(HERE, "server.py"), "--port", str(self.node_ports[i]),
+               "--name", "node%d" % (i + 1), "--redis", self.redis_url,
+               "--heartbeat", str(self.heartbeat)] + self.node_args
+        env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        proc = subprocess.Popen(cmd, stdout=self._out("node%d" % (i + 1)), stderr=subprocess.STDOUT, env=env)
+        self.nodes[i] = proc
+        _wait_port(self.node_ports[i], proc, "node%d" % (i + 1))
+
+    def kill_node(self, i: int) -> None:
+        """SIGKILL: the node vanishes without closing anything."""
+        proc = self.nodes[i]
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        self.nodes[i] = None
+
+    def start_haproxy(self) -> None:
+        cfg = os.path.join(self.workdir, "haproxy.cfg")
+        with open(cfg, "w") as f:
+            f.write(haproxy_config(self.port, self.node_ports, heartbeat=self.heartbeat,
+                                   check_ms=self.check_ms))
+        self.haproxy = subprocess.Popen([HAPROXY, "-db", "-f", cfg],
+                                        stdout=self._out("haproxy"), stderr=subprocess.STDOUT)
+        _wait_port(self.port, self.haproxy, "haproxy")
+
+    def start(self) -> "Cluster":
+        """Everything, in dependency order; stops what started on failure."""
+        try:
+            self.start_redis()
+            for i in range(len(self.node_ports)):
+                self.start_node(i)
+            self.start_haproxy()
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_ready(self, timeout: float = 10) -> None:
+        """Until every live node's broker is connected."""
+        deadline = time.monotonic() + timeout
+        for i, proc in enumerate(self.nodes):
+            if proc is None:
+                continue
+            while not self.status(i)["broker"]["connected"]:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("node%d: broker not connected within %ss" % (i + 1, timeout))
+                time.sleep(0.05)
+
+    def _stop(self, proc: "Optional[subprocess.Popen[bytes]]") -> None:
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+    def stop(self) -> None:
+        """Stop every process this cluster started."""
+        self._stop(self.haproxy)
+        self.haproxy = None
+        for i, proc in enumerate(self.nodes):
+            self._stop(proc)
+            self.nodes[i] = None
+        self.stop_redis()
+
+    def __enter__(self) -> "Cluster":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # -- talking to nodes --------------------------------------------------
+
+    def status(self, i: int) -> Dict[str, Any]:
+        """A node's ``/status``: name, sessions, broker counters."""
+        with urllib.request.urlopen(self.node_url(i) + "/status", timeout=5) as r:
+            return json.loads(r.read().decode())  # type: ignore[no-any-return]
+
+    def publish(self, i: int, message: str, channel: Optional[str] = "chat") -> None:
+        """Publish through node ``i`` (``channel`` None: to everyone)."""
+        url = self.node_url(i) + "/publish" + ("?channel=" + channel if channel else "")
+        req = urllib.request.Request(url, data=message.encode(), method="POST")
+        with urllib.request.urlopen(req, timeout=5) as r:
+            r.read()

@@ -1,0 +1,291 @@
+"""Redis pub/sub broker (``pip install sockjs-tornado[redis]``).
+
+Every process of a service publishes to, and subscribes to, one Redis
+channel (the *namespace*). A publication travels as a small JSON envelope
+``[process_id, seq, channel, message]``: ``process_id`` is random per broker
+instance and ``seq`` counts that publisher's publications, so a receiver
+drops its own publications (already delivered locally), drops duplicates
+(a batch re-sent after a failed write) and counts gaps (publications it
+never saw).
+
+Outages. Redis pub/sub keeps nothing for absent subscribers, so the broker
+does what it can around a Redis restart:
+
+* it notices the outage on whichever of its two connections fails first
+  (the subscriber sees the socket close at once), logs one WARNING for the
+  whole outage, and reconnects by itself with exponential backoff capped at
+  ``retry_max`` seconds, resubscribing when it does;
+* publications made meanwhile are delivered to this process's own
+  subscribers at once (the hub does that) and wait, in order, in a bounded
+  buffer of ``buffer_size`` publications; when the buffer is full the
+  *oldest* is dropped and counted (``dropped``);
+* once both connections are back, it waits ``retry_max`` more seconds, the
+  longest another process can take to retry and resubscribe, then sends the
+  buffer in order. A process that is still away by then misses them (and
+  counts the gap in ``lost`` when it next hears from that publisher).
+
+So delivery across processes is at most once, in publish order per
+publisher, and, when Redis comes back within the buffer's span, complete.
+"""
+import asyncio
+import itertools
+import json
+import logging
+import time
+import uuid
+from collections import OrderedDict, deque
+from typing import Any, Deque, Dict, Optional, Tuple
+
+from sockjs.tornado.broker.base import Broker, Deliver
+
+__all__ = ["RedisBroker"]
+
+log = logging.getLogger("sockjs.tornado.broker")
+
+_MIN_DELAY = 0.05
+_BATCH = 256
+# Publishers remembered for duplicate detection; a restarted process comes
+# back under a new id, so old ids only need to age out.
+_MAX_PUBLISHERS = 4096
+
+
+class RedisBroker(Broker):
+    """Carries publications between processes through Redis pub/sub.
+
+    ``url`` is a redis-py URL (``redis://host:port/db``); ``namespace`` the
+    Redis channel all processes of the service share. Nothing connects
+    before :meth:`start`, which the router calls on its running loop.
+    ``client_kwargs`` go to ``redis.asyncio.Redis.from_url``.
+    """
+
+    def __init__(self, url: str, namespace: str, buffer_size: int = 1000,
+                 retry_max: float = 2.0, client_kwargs: Optional[Dict[str, Any]] = None) -> None:
+        if buffer_size <= 0:
+            raise ValueError("buffer_size must be positive, not %r" % (buffer_size,))
+        self.url = url
+        self.namespace = namespace
+        #: This publisher's id in envelopes.
+        self.process_id = uuid.uuid4().hex[:16]
+        self.buffer_size = buffer_size
+        self.retry_max = max(float(retry_max), _MIN_DELAY)
+        self._client_kwargs = client_kwargs or {}
+        self._client: Any = None
+        self._deliver: Optional[Deliver] = None
+        self._seq = 0
+        self._outbox: Deque[Tuple[int, str]] = deque()
+        self._last_seen: "OrderedDict[str, int]" = OrderedDict()
+        self._wakeup: Optional[asyncio.Event] = None
+        self._tasks: Tuple["asyncio.Task[None]", ...] = ()
+        self._writer_up = False
+        self._reader_up = False
+        self._outage_since: Optional[float] = None
+        self._hold_until = 0.0
+        self._drop_warned = False
+        self._closed = False
+        self.counters: Dict[str, int] = dict.fromkeys(
+            ("published", "sent", "received", "duplicates", "lost", "dropped",
+             "malformed", "outages"), 0)
+
+    # -- Broker -----------------------------------------------------------
+
+    def start(self, deliver: Deliver) -> None:
+        import redis.asyncio as aioredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        self._deliver = deliver
+        kwargs: Dict[str, Any] = {"socket_connect_timeout": 2.0, "retry": Retry(NoBackoff(), 0)}
+        kwargs.update(self._client_kwargs)
+        self._client = aioredis.Redis.from_url(self.url, **kwargs)
+        self._wakeup = asyncio.Event()
+        self._tasks = (asyncio.ensure_future(self._run_reader()),
+                       asyncio.ensure_future(self._run_writer()))
+
+    def publish(self, channel: Optional[str], message: str) -> None:
+        self._seq += 1
+        self.counters["published"] += 1
+        if len(self._outbox) >= self.buffer_size:
+            self._outbox.popleft()
+            self.counters["dropped"] += 1
+            if not self._drop_warned:
+                self._drop_warned = True
+                log.warning("redis broker %s: %d publications waiting, dropping the oldest",
+                            self.url, len(self._outbox) + 1)
+        # ensure_ascii keeps lone surrogates (valid in SockJS JSON) encodable.
+        self._outbox.append((self._seq, json.dumps([self.process_id, self._seq, channel, message])))
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    async def close(self) -> None:
+        self._closed = True
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            try:
+                await t
+            except BaseException:
+                pass
+        self._tasks = ()
+        if self._client is not None:
+            try:
+                await self._client.aclose()
+            except Exception:
+                pass
+            self._client = None
+
+    @property
+    def connected(self) -> bool:
+        return self._writer_up and self._reader_up and self._outage_since is None
+
+    def stats(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = dict(self.counters)
+        out["connected"] = self.connected
+        out["buffered"] = len(self._outbox)
+        out["process_id"] = self.process_id
+        return out
+
+    # -- outage bookkeeping ----------------------------------------------
+
+    def _down(self, side: str, exc: BaseException) -> None:
+        # Either side down means Redis is: the writer must check its own
+        # (pooled, maybe stale) connection before sending again.
+        self._writer_up = False
+        if side == "reader":
+            self._reader_up = False
+            if self._wakeup is not None:
+                self._wakeup.set()
+        if self._closed or self._outage_since is not None:
+            log.debug("redis broker %s: %s still down: %s", self.url, side, exc)
+            return
+        self._outage_since = time.monotonic()
+        self.counters["outages"] += 1
+        log.warning("redis broker %s unreachable (%s: %s); reconnecting in the background, "
+                    "keeping up to %d publications", self.url, side, exc or type(exc).__name__,
+                    self.buffer_size)
+
+    def _up(self, side: str) -> None:
+        if side == "reader":
+            self._reader_up = True
+        else:
+            self._writer_up = True
+        if not (self._reader_up and self._writer_up) or self._outage_since is None:
+            return
+        log.info("redis broker %s reconnected after %.1fs; sending %d buffered publications in %.1fs",
+                 self.url, time.monotonic() - self._outage_since, len(self._outbox), self.retry_max)
+        self._outage_since = None
+        self._drop_warned = False
+        # Give every other process time to retry and resubscribe.
+        self._hold_until = time.monotonic() + self.retry_max
+        assert self._wakeup is not None
+        asyncio.get_running_loop().call_later(self.retry_max, self._wakeup.set)
+
+    def _holding(self) -> bool:
+        return self._outage_since is not None or time.monotonic() < self._hold_until
+
+    # -- subscriber -------------------------------------------------------
+
+    async def _run_reader(self) -> None:
+        delay = _MIN_DELAY
+        while not self._closed:
+            pubsub = self._client.pubsub()
+            try:
+                await pubsub.subscribe(self.namespace)
+                while True:
+                    msg = await pubsub.get_message(timeout=2.0)
+                    if msg is None:
+                        raise ConnectionError("no subscribe confirmation")
+                    if msg["type"] == "subscribe":
+                        break
+                self._up("reader")
+                delay = _MIN_DELAY
+                while True:
+                    msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if msg is not None and msg["type"] == "message":
+                        self._on_envelope(msg["data"])
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                self._down("reader", e)
+            finally:
+                try:
+                    await pubsub.aclose()
+                except Exception:
+                    pass
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.retry_max)
+
+    def _on_envelope(self, data: Any) -> None:
+        try:
+            pid, seq, channel, message = json.loads(data)
+            if not (isinstance(pid, str) and isinstance(seq, int) and isinstance(message, str)
+                    and (channel is None or isinstance(channel, str))):
+                raise ValueError("bad field types")
+        except (ValueError, TypeError) as e:
+            self.counters["malformed"] += 1
+            log.warning("redis broker %s: ignoring a malformed publication (%s)", self.namespace, e)
+            return
+        if pid == self.process_id:
+            return
+        self.counters["received"] += 1
+        last = self._last_seen.get(pid)
+        if last is not None:
+            if seq <= last:
+                self.counters["duplicates"] += 1
+                return
+            if seq > last + 1:
+                self.counters["lost"] += seq - last - 1
+                log.info("redis broker %s: missed %d publications of %s",
+                         self.namespace, seq - last - 1, pid)
+            self._last_seen.move_to_end(pid)
+        self._last_seen[pid] = seq
+        if len(self._last_seen) > _MAX_PUBLISHERS:
+            self._last_seen.popitem(last=False)
+        assert self._deliver is not None
+        try:
+            self._deliver(channel, message)
+        except Exception:
+            log.exception("delivering a publication on %r failed", channel)
+
+    # -- publisher --------------------------------------------------------
+
+    async def _connect_writer(self) -> None:
+        delay = _MIN_DELAY
+        while not self._closed:
+            try:
+                await self._client.ping()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                self._down("writer", e)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry_max)
+                continue
+            self._up("writer")
+            return
+
+    async def _run_writer(self) -> None:
+        wakeup = self._wakeup
+        assert wakeup is not None
+        while not self._closed:
+            if not self._writer_up:
+                await self._connect_writer()
+            await wakeup.wait()
+            wakeup.clear()
+            while self._outbox and self._writer_up and not self._holding():
+                batch = list(itertools.islice(self._outbox, 0, _BATCH))
+                try:
+                    pipe = self._client.pipeline(transaction=False)
+                    for _, envelope in batch:
+                        pipe.publish(self.namespace, envelope)
+                    await pipe.execute()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:
+                    # Kept in the outbox: re-sent after reconnecting; the
+                    # receivers drop whatever of it got through already.
+                    self._down("writer", e)
+                    break
+                last = batch[-1][0]
+                while self._outbox and self._outbox[0][0] <= last:
+                    self._outbox.popleft()
+                self.counters["sent"] += len(batch)
