@@ -6,7 +6,7 @@ once, however the session ended. Each handler may be a plain method or an
 ``async def``; coroutines are awaited, and the next message of the same
 session waits until the previous handler finished.
 """
-from typing import TYPE_CHECKING, Any, Iterable, Optional
+from typing import TYPE_CHECKING, Any, FrozenSet, Iterable, Optional
 
 if TYPE_CHECKING:  # pragma: no cover
     from sockjs.tornado.session import BaseSession, CloseReason, ConnectionInfo
@@ -56,6 +56,38 @@ class SockJSConnection:
         """Send ``message`` to every connection in ``clients``, encoding it
         once. Closed connections are skipped."""
         self.session.broadcast(clients, message)
+
+    def subscribe(self, channel: str) -> None:
+        """Receive every message published to ``channel`` with
+        ``router.publish(channel, message)``, from any process of the
+        service. Subscriptions end by themselves when the session closes.
+
+        .. versionadded:: 2.0
+        """
+        self.session.server.channels.subscribe(self.session, channel)
+
+    def unsubscribe(self, channel: str) -> None:
+        """Stop receiving ``channel`` (no error if not subscribed).
+
+        .. versionadded:: 2.0
+        """
+        self.session.server.channels.unsubscribe(self.session, channel)
+
+    @property
+    def channels(self) -> FrozenSet[str]:
+        """The channels this connection is subscribed to.
+
+        .. versionadded:: 2.0
+        """
+        return self.session.server.channels.channels_of(self.session)
+
+    def publish(self, channel: str, message: Any) -> None:
+        """``router.publish``: send ``message`` to every subscriber of
+        ``channel`` in every process (this connection too, if subscribed).
+
+        .. versionadded:: 2.0
+        """
+        self.session.server.publish(channel, message)
 
     def close(self, code: int = 3000, reason: str = "Go away!") -> None:
         """Close the session with ``code`` (3000-4999) and ``reason``.
