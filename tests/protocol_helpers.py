@@ -204,3 +204,24 @@ class CloseOnOpen(SockJSConnection):
 
     def on_message(self, message: str) -> None:
         pass
+
+
+def router_of(server, prefix: str):  # type: ignore[no-untyped-def]
+    """The SockJSRouter serving ``prefix`` in a ServerThread's app."""
+    for rule in server.app.wildcard_router.rules:
+        router = (rule.target_kwargs or {}).get("server")
+        if router is not None and router.prefix == prefix:
+            return router
+    raise LookupError(prefix)
+
+
+def wait_attached(server, prefix: str, session_id: str, timeout: float = 5.0) -> None:
+    """Wait until session ``session_id`` has a receiver attached."""
+    router = router_of(server, prefix)
+
+    def attached() -> bool:
+        def check() -> bool:
+            s = router.get_session(session_id)
+            return s is not None and s.handler is not None
+        return bool(server.call(check))
+    assert wait_for(attached, timeout), "no receiver attached to %s" % session_id
