@@ -238,21 +238,30 @@ class SockJSRouter:
 
     async def shutdown(self, code: int = 1001, reason: str = "Server shutting down",
                        timeout: float = 5.0) -> None:
-        """Close every session with a close frame, stop the sweep timer,
-        and wait (up to ``timeout`` seconds) for in-flight responses and
-        handlers to finish. New sessions are refused afterwards."""
+        """Close every session gracefully; afterwards the router holds no
+        task, timer or session, and refuses new sessions (503).
+
+        In order: new sessions are refused and the sweep timer stops;
+        handlers still running get up to ``timeout`` seconds to finish
+        (what they send reaches the client ahead of the close frame); then
+        every session is closed with ``code`` and ``reason`` (its client
+        gets the close frame: websockets, streams and pending polls end),
+        ``on_close`` runs with initiator ``"server"``, and async
+        ``on_close`` handlers get what is left of ``timeout``.
+        Calling it again does nothing more.
+        """
         self._shutting_down = True
-        sessions = list(self._sessions)
-        for s in sessions:
-            s.close(code, reason, initiator="server")
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            pending = [s for s in sessions if s.busy or getattr(s, "handler", None) is not None]
-            if not pending:
-                break
+        while any(s.busy for s in self._sessions) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        sessions = list(self._sessions)
+        for s in sessions:
+            s.close(code, reason, initiator="server")
+        while (any(s.busy or s.on_close_running for s in sessions)
+               and time.monotonic() < deadline):
             await asyncio.sleep(0.01)
         for s in list(self._sessions):
             self._sessions.discard(s)

@@ -172,6 +172,7 @@ class BaseSession:
         self._inbox: Optional[Deque[Any]] = None
         self._idle_waiters: List["asyncio.Future[None]"] = []
         self._close_pending = False
+        self._on_close_task: "Optional[asyncio.Future[None]]" = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         try:
             self._loop = asyncio.get_running_loop()
@@ -201,6 +202,11 @@ class BaseSession:
     def busy(self) -> bool:
         """True while an async handler runs."""
         return self._inbox is not None
+
+    @property
+    def on_close_running(self) -> bool:
+        """True while an async ``on_close`` is being awaited."""
+        return self._on_close_task is not None and not self._on_close_task.done()
 
     def wait_idle(self) -> "asyncio.Future[None]":
         """A future done when no handler is running any more."""
@@ -402,7 +408,7 @@ class BaseSession:
             log.exception("on_close of %s raised", type(self.conn).__name__)
             return
         if result is not None and inspect.isawaitable(result):
-            asyncio.ensure_future(self._run_close(result))
+            self._on_close_task = asyncio.ensure_future(self._run_close(result))
 
     async def _run_close(self, awaitable: Any) -> None:
         try:
@@ -634,6 +640,18 @@ class RawSession(BaseSession):
         self.transport_name = "rawwebsocket"
         self.handler: Any = None
         self.on_idle: Optional[Callable[[], None]] = None
+        # No id: each raw websocket is its own session (the registry keeps
+        # it among the unnamed ones, for shutdown and stats).
+        self.session_id: Optional[str] = None
+
+    def tick(self, now: float) -> bool:
+        """The router's sweep: a raw session lives exactly as long as its
+        websocket (which has no SockJS heartbeat)."""
+        return self.state < CLOSING
+
+    def on_delete(self, forced: bool) -> None:
+        """Called when the registry drops the session."""
+        self.close(*CLOSE_GO_AWAY, initiator="server")
 
     @property
     def send_expects_json(self) -> bool:

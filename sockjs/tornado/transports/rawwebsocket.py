@@ -24,6 +24,8 @@ class RawWebSocketReceiver:
         session = RawSession(self.server.get_connection_class(), self.server)
         session.on_idle = conn.resume_reading
         self.session = session
+        # Registered so that router.shutdown() reaches it too.
+        self.server.track(session)
         self.server.stats.on_conn_opened()
         session.set_handler(self, self._info)
 
@@ -42,6 +44,7 @@ class RawWebSocketReceiver:
         if session is None:
             return
         self.session = None
+        self.server.untrack(session)
         self.server.stats.on_conn_closed()
         session.handler = None
         if by_peer:
