@@ -28,6 +28,7 @@ class MovingAverage:
         self.last_average = 0.0
 
     def add(self, n: int) -> None:
+        """Count ``n`` events in the current sample."""
         self.accumulator += n
 
     def flush(self, seconds: float = 1.0) -> None:
@@ -72,48 +73,61 @@ class StatsCollector:
     # -- events -----------------------------------------------------------
 
     def on_sess_opened(self, transport: str) -> None:
+        """A session opened on ``transport`` (``sessions_active``, ``transp_<name>``)."""
         self.sess_active += 1
         self.sessions_opened += 1
         self.sessions_opened_by_transport[transport] += 1
         self.sess_transports[transport] = self.sess_transports.get(transport, 0) + 1
 
     def on_sess_closed(self, transport: str) -> None:
+        """A session of ``transport`` closed."""
         self.sess_active -= 1
         self.sessions_closed += 1
         self.sess_transports[transport] = self.sess_transports.get(transport, 0) - 1
 
     def on_conn_opened(self) -> None:
+        """A receiver attached: a websocket, a stream or a poll (``connections_active``,
+        ``connections_ps``)."""
         self.conn_active += 1
         self.connections_opened += 1
         self.conn_ps.accumulator += 1
 
     def on_conn_closed(self) -> None:
+        """A receiver went away."""
         self.conn_active -= 1
 
     def on_pack_sent(self, num: int) -> None:
+        """``num`` messages were queued for clients (``packets_sent_ps``)."""
         self.packets_sent += num
         self.pack_sent_ps.accumulator += num
 
     def on_pack_recv(self, num: int) -> None:
+        """``num`` messages came from a client (``packets_recv_ps``)."""
         self.packets_recv += num
         self.pack_recv_ps.accumulator += num
 
     def on_bytes_sent(self, num: int) -> None:
+        """``num`` bytes of frames were written."""
         self.bytes_sent += num
 
     def on_bytes_recv(self, num: int) -> None:
+        """``num`` bytes of client payload were read."""
         self.bytes_recv += num
 
     def on_close_code(self, code: int, initiator: str) -> None:
+        """A session closed with ``code``, ended by ``initiator``."""
         self.close_codes[(code, initiator)] += 1
 
     def on_heartbeat_timeout(self) -> None:
+        """A websocket peer missed its ping deadline."""
         self.heartbeat_timeouts += 1
 
     def on_error(self) -> None:
+        """A session closed because of an error (a handler raised, a limit was passed)."""
         self.errors += 1
 
     def on_broadcast(self, deliveries: int) -> None:
+        """One broadcast reached ``deliveries`` sessions."""
         self.broadcasts += 1
         self.broadcast_deliveries += deliveries
 
