@@ -81,11 +81,14 @@ class ChannelSession(BaseSession):
         self._open(info)
 
     def send_message(self, message: Any, stats: bool = True, binary: bool = False) -> None:
+        """Send ``msg,<topic>,<message>`` on the parent connection (text
+        only: ``binary`` is ignored)."""
         if self.state != OPEN:
             return
         self.parent.send(self._prefix + _coerce(message))
 
     def send_broadcast(self, message: Broadcast) -> None:
+        """One delivery of a broadcast: the shared message, on this topic."""
         if self.state != OPEN:
             return
         # The router counted this delivery already.
@@ -133,9 +136,12 @@ class MultiplexConnection(SockJSConnection):
         return type("MultiplexConnection", (cls,), {"channel_classes": dict(channels)})
 
     def on_open(self, info: ConnectionInfo) -> None:
+        """Remember ``info``: every channel's ``on_open`` gets it."""
         self._info = info
 
     def on_message(self, message: str) -> None:
+        """Route one multiplex message to its channel, opening or closing
+        channels on ``sub`` and ``uns``."""
         op, sep, rest = message.partition(",")
         if not sep:
             log.debug("session %s: not a multiplex message: %.40r", self.session.session_id_for_log, message)
@@ -168,6 +174,8 @@ class MultiplexConnection(SockJSConnection):
             del self.endpoints[channel.topic]
 
     def on_close(self) -> None:
+        """Close every open channel with the session's close code; each
+        channel's ``on_close`` runs once."""
         reason = self.close_reason
         code, text = (reason.code, reason.reason) if reason else (3000, "Go away!")
         for channel in list(self.endpoints.values()):
