@@ -25,6 +25,11 @@ except ImportError:  # pragma: no cover
 from tornado import web  # noqa: E402
 
 
+#: Router settings every example uses: the iframe transports' page loads
+#: the same local sockjs-client as the example's page (no CDN).
+SOCKJS_SETTINGS = {"sockjs_url": "/static/sockjs.min.js"}
+
+
 def parse_args(description: str, default_port: int, argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")

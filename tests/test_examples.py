@@ -80,11 +80,15 @@ def test_example_serves_its_page_and_the_local_client(example: Any, name: str, p
     assert requests.get(ex.url + "/static/style.css", timeout=5).status_code == 200
     assert requests.get(ex.url + prefix, timeout=5).text == "Welcome to SockJS!\n"
     assert requests.get(ex.url + "/static/../server.py", timeout=5).status_code in (403, 404)
+    # The iframe transports' page loads the same local client, not a CDN.
+    iframe = requests.get(ex.url + prefix + "/iframe.html", timeout=5).text
+    assert '"/static/sockjs.min.js"' in iframe and "cdn" not in iframe.lower()
 
 
 def test_echo_page_round_trips_in_chromium(example: Any) -> None:
     facts = browse("echo", example("echo"))
     assert facts["transport"] == "websocket"
+    assert facts["picked"] == ["xhr-streaming", "eventsource", "iframe-htmlfile", "xhr-polling", "jsonp-polling"]
     assert facts["logHasEcho"] is True
 
 

@@ -95,7 +95,7 @@ class ChatConnection(SockJSConnection):
 
 
 def make_app() -> web.Application:
-    router = SockJSRouter(ChatConnection, "/chat")
+    router = SockJSRouter(ChatConnection, "/chat", example_common.SOCKJS_SETTINGS)
     return web.Application(router.urls + example_common.page_routes(HERE))
 
 

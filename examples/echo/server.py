@@ -22,7 +22,7 @@ class EchoConnection(SockJSConnection):
 
 
 def make_app() -> web.Application:
-    router = SockJSRouter(EchoConnection, "/echo")
+    router = SockJSRouter(EchoConnection, "/echo", example_common.SOCKJS_SETTINGS)
     return web.Application(router.urls + example_common.page_routes(HERE))
 
 

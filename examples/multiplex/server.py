@@ -53,7 +53,7 @@ class CarlConnection(SockJSConnection):
 
 def make_app() -> web.Application:
     mux = MultiplexConnection.get(ann=AnnConnection, bob=BobConnection, carl=CarlConnection)
-    router = SockJSRouter(mux, "/multiplex")
+    router = SockJSRouter(mux, "/multiplex", example_common.SOCKJS_SETTINGS)
     return web.Application(router.urls + example_common.page_routes(HERE))
 
 

@@ -70,9 +70,9 @@ class StatsFeed(SockJSConnection):
 
 
 def make_app() -> web.Application:
-    echo = SockJSRouter(EchoConnection, "/echo")
+    echo = SockJSRouter(EchoConnection, "/echo", example_common.SOCKJS_SETTINGS)
     feed_class = type("StatsFeed", (StatsFeed,), {"watched": echo, "clients": set()})
-    feed = SockJSRouter(feed_class, "/statsfeed")
+    feed = SockJSRouter(feed_class, "/statsfeed", example_common.SOCKJS_SETTINGS)
     return web.Application(echo.urls + feed.urls + example_common.page_routes(HERE) + [
         (r"/metrics", MetricsHandler, {"routers": [echo, feed]}),
     ])
