@@ -189,7 +189,9 @@ class WebSocketConnection(asyncio.Protocol):
 
     def _write(self, data: bytes) -> None:
         transport = self.transport
-        if transport is None or self._closed:
+        if transport is None or self._closed or transport.is_closing():
+            # Lost, and asyncio has not told us yet: writing more would
+            # only make it warn.
             return
         transport.write(data)  # type: ignore[attr-defined]
         if self._writing_paused and transport.get_write_buffer_size() > self._max_write_buffer:  # type: ignore[attr-defined]
@@ -444,11 +446,24 @@ class SockJSWebSocketHandler(BaseHandler):
         # Bytes Tornado read past the request head belong to the new reader,
         # ahead of anything still in the socket.
         buffered = bytes(stream._read_buffer[:stream._read_buffer_size])  # type: ignore[attr-defined]
-        sock = stream.socket.dup()
+        try:
+            if stream.closed() or stream.socket is None:
+                raise OSError("closed")
+            sock = stream.socket.dup()
+        except OSError:
+            # The client left before its answer: no session was opened.
+            log.debug("websocket client went away during the handshake")
+            stream.close()
+            return
         stream.close()  # unregisters and closes the original fd only
         sock.setblocking(False)
         conn = WebSocketConnection(delegate, settings["max_message_size"], settings["max_queue_size"],
                                    greeting=greeting, initial=buffered, hixie76_keys=hixie)
         # asyncio sets TCP_NODELAY on every TCP transport it makes.
-        transport, _ = await asyncio.get_running_loop().connect_accepted_socket(lambda: conn, sock=sock)
+        try:
+            transport, _ = await asyncio.get_running_loop().connect_accepted_socket(lambda: conn, sock=sock)
+        except OSError:
+            log.debug("websocket client went away during the handshake")
+            sock.close()
+            return
         transport.set_write_buffer_limits(high=256 * 1024)  # type: ignore[attr-defined]
