@@ -18,6 +18,7 @@ then opens ``/close`` and expects 3000 "Go away!". All pages run in one
 browser, a few at a time, once per module; each test checks one result.
 """
 import json
+import time
 from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
@@ -25,7 +26,7 @@ from tornado import web
 
 import test_server
 from browser import Browser, PageResult, client_routes, page_routes
-from conftest import ServerThread
+from conftest import ServerThread, _errors
 
 TRANSPORTS = [
     "websocket",
@@ -73,9 +74,23 @@ def _page_app() -> web.Application:
     return web.Application(client_routes() + page_routes())
 
 
+def _attached_receivers(app: web.Application) -> List[str]:
+    """(Runs in the server loop.) Sessions of ``app`` that have a receiver."""
+    found = []
+    for rule in app.wildcard_router.rules:
+        router = (rule.target_kwargs or {}).get("server")
+        if router is None:
+            continue
+        for session in list(router.sessions):
+            if getattr(session, "handler", None) is not None:
+                found.append("%s/%s" % (router.prefix, session.session_id))
+    return sorted(set(found))
+
+
 @pytest.fixture(scope="module")
 def results() -> Iterator[Dict[Tuple[str, str], PageResult]]:
     """Run every (transport, place) page once, in one browser."""
+    errors_before = len(_errors.records)
     sockjs_server = ServerThread(_app)
     page_server = ServerThread(_page_app)
     try:
@@ -88,10 +103,21 @@ def results() -> Iterator[Dict[Tuple[str, str], PageResult]]:
                     "%s/pages/transport.html?transport=%s&server=%s"
                     % (origin, transport, sockjs_server.url),
                     {"timeout": 40, "progress": "window.__progress"}))
-            yield dict(zip(specs, browser.run_many(urls)))
+            outcome = dict(zip(specs, browser.run_many(urls)))
+        # Chromium is gone, so every socket it had is closed: no session
+        # may still hold a receiver (a poll the server thinks is pending).
+        deadline = time.monotonic() + 5
+        while sockjs_server.call(_attached_receivers, sockjs_server.app) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sockjs_server.call(_attached_receivers, sockjs_server.app) == []
+        yield outcome
     finally:
         page_server.stop()
         sockjs_server.stop()
+    # The per-test ERROR check cannot see this fixture's pages (they ran
+    # before the tests): nothing the real client did may be an ERROR.
+    logged = ["%s: %s" % (r.name, r.getMessage()) for r in _errors.records[errors_before:]]
+    assert not logged, "server logged ERROR while serving the pages:\n" + "\n".join(logged)
 
 
 def _short(value: Any) -> str:

@@ -75,8 +75,18 @@ class PollingTransportBase(PreflightHandler, BaseTransportMixin):
                 self.server.stats.on_conn_closed()
             else:
                 self._counted = True
+        if not self._done.done() and self._stream_closed():
+            # The client left before this coroutine ran: Tornado starts the
+            # handler as a task, and the close callback that fired in between
+            # found no session attached. Without this the poll would hang
+            # on a dead socket until the next heartbeat.
+            self.on_connection_close()
         if not self._done.done():
             await self._done
+
+    def _stream_closed(self) -> bool:
+        stream = getattr(self.request.connection, "stream", None)
+        return stream is not None and stream.closed()
 
     def _end(self) -> None:
         if self._done is not None and not self._done.done():
