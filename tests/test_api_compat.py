@@ -208,6 +208,9 @@ class InfoConnection(SockJSConnection):
         elif message.startswith("lookup:"):
             s = self.router.get_session(message[len("lookup:"):])
             self.send("none" if s is None else "%s %d" % (type(s.conn).__name__, s.sent))
+        elif message == "later":
+            # 1.x code schedules through the router's io_loop.
+            self.session.server.io_loop.call_later(0.05, self.send, "later")
         elif message == "settings":
             self.send({k: self.router.settings[k] for k in ("disconnect_delay", "heartbeat_delay",
                                                             "response_limit", "verify_ip")})
@@ -254,6 +257,10 @@ def test_connection_info_settings_session_kls_get_session_stats_over_xhr(make_se
     assert x.recv_messages(1) == ["InfoConnection 2"]
     x.send("lookup:nobody")
     assert x.recv_messages(1) == ["none"]
+    x.send("later")
+    assert x.recv_messages(1) == ["later"]
+    from tornado.ioloop import IOLoop
+    assert srv.call(lambda: InfoConnection.router.io_loop is IOLoop.current())
     x.send("stats")
     dump = json.loads(x.recv_messages(1)[0])
     assert dump["sessions_active"] == 1 and dump["transp_xhr"] == 1
@@ -309,6 +316,7 @@ def test_migrate_websocket_handler(make_server):
 
     class Legacy(migrate.WebsocketHandler):
         def open(self):
+            assert self.remote_ip == self.request.remote_ip == "127.0.0.1"
             self.write_message("welcome " + (self.request.get_argument("name") or "?"))
 
         def on_message(self, message):
@@ -402,10 +410,33 @@ def test_settings_keys_and_defaults_of_1x():
     assert DEFAULT_SETTINGS["sockjs_url"].startswith("http")
     r = SockJSRouter(ChatConnection, "/x", dict(disabled_transports=["websocket"], jsessionid=False))
     assert r.websockets_enabled is False and r.cookie_needed is False
-    assert r.io_loop is None and r.get_connection_class() is ChatConnection
+    assert r.get_connection_class() is ChatConnection
     routes = r.apply_routes([])
     assert routes == r.urls and all(spec[0].startswith("/x") for spec in routes)
     with pytest.raises(ValueError, match="no_such_key"):
         SockJSRouter(ChatConnection, "/x", {"no_such_key": 1})
     with pytest.raises(TypeError, match="heartbeat_delay"):
         SockJSRouter(ChatConnection, "/x", {"heartbeat_delay": "25"})
+
+
+class HTTPErrorRejecting(SockJSConnection):
+    """1.x documented raising tornado's HTTPError in on_open to refuse."""
+
+    def on_open(self, info):
+        from tornado.web import HTTPError
+        raise HTTPError(403)
+
+    def on_message(self, message):
+        pass
+
+
+def test_http_error_in_on_open_rejects_quietly(make_server):
+    # The autouse fixture fails this test if the server logs an ERROR:
+    # refusing this way is the application's choice, not an error.
+    from conftest import router_app
+    srv = make_server(router_app(HTTPErrorRejecting, "/he"))
+    ws = WsClient(srv.ws_url + "/he")
+    assert ws.recv_close() == [3000, "Go away!"]
+    x = XhrClient(srv.url + "/he", "h1")
+    x.open()
+    assert x.poll() == ("c", [3000, "Go away!"])

@@ -14,12 +14,21 @@ __all__ = ["WebsocketHandler"]
 
 
 class WebsocketHandler(SockJSConnection):
-    """``tornado.websocket``-style shim over :class:`SockJSConnection`."""
+    """``tornado.websocket``-style shim over :class:`SockJSConnection`.
+
+    ``self.request`` is the :class:`ConnectionInfo` of the opening request
+    (``remote_ip``, ``cookies``, ``arguments``, ``headers``, ``path``), and
+    ``self.remote_ip`` its client address. ``open()`` may be a coroutine,
+    like ``on_open``; returning ``False`` from it rejects the connection.
+    """
 
     request: ConnectionInfo
+    remote_ip: str
 
     def on_open(self, info: ConnectionInfo) -> Any:
+        """Store the request, then call :meth:`open`."""
         self.request = info
+        self.remote_ip = info.ip
         return self.open()
 
     def open(self) -> Any:

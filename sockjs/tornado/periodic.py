@@ -24,16 +24,20 @@ class Callback:
         self._running = False
 
     def start(self) -> None:
+        """Schedule the first call, ``callback_time`` from now, on the
+        running loop."""
         self._running = True
         self._schedule()
 
     def stop(self) -> None:
+        """Stop: the pending call is cancelled, nothing else runs."""
         self._running = False
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
 
     def delay(self) -> None:
+        """Push the next call a full period from now (if running)."""
         if self._running:
             self._schedule()
 

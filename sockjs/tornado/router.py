@@ -8,8 +8,7 @@ interface.
 import asyncio
 import logging
 import time
-from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional,
-                    Tuple, Type)
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Type
 
 from sockjs.tornado import session as sessionmod
 from sockjs.tornado import sessioncontainer, static, stats, transports
@@ -47,9 +46,15 @@ class SockJSRouter:
     ``prefix`` the service's URL prefix (e.g. ``"/echo"``), ``user_settings``
     overrides :data:`DEFAULT_SETTINGS` (unknown keys and wrong types raise
     ``ValueError``/``TypeError`` naming the key). ``io_loop`` is accepted
-    for 1.x and ignored: timers start lazily on whichever loop serves the
-    first session, so the router may be built at import time.
-    ``session_kls`` replaces :class:`sockjs.tornado.session.Session`.
+    for 1.x and otherwise ignored: timers start lazily on whichever loop
+    serves the first session, so the router may be built at import time,
+    before ``asyncio.run()``. ``session_kls`` replaces
+    :class:`sockjs.tornado.session.Session` (same constructor).
+
+    .. versionchanged:: 2.0
+       ``io_loop`` is no longer needed; :attr:`io_loop` reads the current
+       ``IOLoop``. Sessions are swept by one timer per router, started with
+       the first session and stopped by :meth:`shutdown`.
     """
 
     def __init__(self, connection: Type[SockJSConnection], prefix: str = "",
@@ -58,7 +63,7 @@ class SockJSRouter:
         if not (isinstance(connection, type) and issubclass(connection, SockJSConnection)):
             raise TypeError("connection must be a SockJSConnection subclass, not %r" % (connection,))
         self._connection = connection
-        self.io_loop = io_loop
+        self._io_loop = io_loop
         self.prefix = prefix.rstrip("/")
         self.settings: Dict[str, Any] = validate_settings(user_settings or {})
         self.websockets_enabled = "websocket" not in self.settings["disabled_transports"]
@@ -80,6 +85,20 @@ class SockJSRouter:
         self._ws_allow_all = ws_origins == "*"
         self._ws_origins = set() if self._ws_allow_all else {o.lower() for o in ws_origins}
         self._transport_urls = self._build_urls()
+
+    @property
+    def io_loop(self) -> Any:
+        """The ``IOLoop`` given to the constructor, else the current one
+        (1.x applications call ``router.io_loop.add_timeout`` and the
+        like)."""
+        if self._io_loop is not None:
+            return self._io_loop
+        from tornado.ioloop import IOLoop
+        return IOLoop.current()
+
+    @io_loop.setter
+    def io_loop(self, value: Any) -> None:
+        self._io_loop = value
 
     # -- origins ----------------------------------------------------------
 
@@ -158,6 +177,7 @@ class SockJSRouter:
         self._ensure_broker()
 
     def untrack(self, session: Any) -> None:
+        """Take a session put under the sweep by :meth:`track` out again."""
         self._sessions.discard(session)
 
     @property
@@ -255,14 +275,19 @@ class SockJSRouter:
             self._sweeper.cancel()
             self._sweeper = None
         deadline = time.monotonic() + timeout
-        while any(s.busy for s in self._sessions) and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+
+        async def settle(futures: "List[asyncio.Future[None]]") -> None:
+            remaining = deadline - time.monotonic()
+            if futures and remaining > 0:
+                await asyncio.wait(futures, timeout=remaining)
+
+        await settle([s.wait_idle() for s in self._sessions if s.busy])
         sessions = list(self._sessions)
         for s in sessions:
             s.close(code, reason, initiator="server")
-        while (any(s.busy or s.on_close_running for s in sessions)
-               and time.monotonic() < deadline):
-            await asyncio.sleep(0.01)
+        # A handler still running delays its on_close until it returns.
+        await settle([s.wait_idle() for s in sessions if s.busy])
+        await settle([t for t in (s.on_close_task for s in sessions) if t is not None])
         for s in list(self._sessions):
             self._sessions.discard(s)
         if self._channels is not None:
@@ -270,7 +295,5 @@ class SockJSRouter:
 
     @property
     def shutting_down(self) -> bool:
+        """True once :meth:`shutdown` started: new sessions get 503."""
         return self._shutting_down
-
-    def on_shutdown_refuse(self) -> Optional[Callable[[], None]]:  # pragma: no cover
-        return None

@@ -22,8 +22,9 @@ import inspect
 import logging
 import time
 from collections import deque
-from typing import (TYPE_CHECKING, Any, Callable, Deque, Dict, Iterable, List,
-                    NamedTuple, Optional, Type)
+from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Iterable, List, NamedTuple, Optional, Type
+
+from tornado.web import HTTPError
 
 from sockjs.tornado import proto
 from sockjs.tornado.sessioncontainer import SessionMixin
@@ -91,6 +92,12 @@ class ConnectionInfo:
         """Value of header ``name`` (case-insensitive), or ``None``."""
         value = self.headers.get(name)
         return None if value is None else str(value)
+
+    @property
+    def remote_ip(self) -> str:
+        """``ip``, under the name ``tornado.httputil.HTTPServerRequest``
+        uses (code moved from ``tornado.websocket`` reads it)."""
+        return self.ip
 
 
 class CloseReason(NamedTuple):
@@ -204,9 +211,10 @@ class BaseSession:
         return self._inbox is not None
 
     @property
-    def on_close_running(self) -> bool:
-        """True while an async ``on_close`` is being awaited."""
-        return self._on_close_task is not None and not self._on_close_task.done()
+    def on_close_task(self) -> "Optional[asyncio.Future[None]]":
+        """The async ``on_close`` being awaited, or ``None``."""
+        task = self._on_close_task
+        return task if task is not None and not task.done() else None
 
     def wait_idle(self) -> "asyncio.Future[None]":
         """A future done when no handler is running any more."""
@@ -238,9 +246,8 @@ class BaseSession:
         log.debug("open %s transport=%s ip=%s", self.session_id_for_log, self.transport_name, info.ip)
         try:
             result = self.conn.on_open(info)
-        except Exception:
-            log.exception("on_open of %s raised; closing the session", type(self.conn).__name__)
-            self.close(*CLOSE_GO_AWAY, initiator="error")
+        except Exception as e:
+            self._open_failed(e)
             return
         if inspect.isawaitable(result):
             self._inbox = deque()
@@ -251,13 +258,22 @@ class BaseSession:
     async def _run_open(self, awaitable: Any) -> None:
         try:
             result = await awaitable
-        except Exception:
-            log.exception("on_open of %s raised; closing the session", type(self.conn).__name__)
-            self.close(*CLOSE_GO_AWAY, initiator="error")
+        except Exception as e:
+            self._open_failed(e)
             result = None
         if result is False:
             self.close(*CLOSE_GO_AWAY, initiator="application")
         await self._drain_inbox()
+
+    def _open_failed(self, exc: Exception) -> None:
+        if isinstance(exc, HTTPError):
+            # 1.x documented raising tornado's HTTPError in on_open as a way
+            # to refuse a connection: the application's choice, not an error.
+            log.info("on_open of %s refused the session: %s", type(self.conn).__name__, exc)
+            self.close(*CLOSE_GO_AWAY, initiator="application")
+            return
+        log.error("on_open of %s raised; closing the session", type(self.conn).__name__, exc_info=exc)
+        self.close(*CLOSE_GO_AWAY, initiator="error")
 
     @property
     def session_id_for_log(self) -> str:
@@ -451,6 +467,7 @@ class Session(BaseSession, SessionMixin):
 
     @property
     def send_expects_json(self) -> bool:
+        """True: messages go out JSON-encoded inside SockJS frames (1.x)."""
         return True
 
     # -- receivers --------------------------------------------------------
@@ -518,6 +535,9 @@ class Session(BaseSession, SessionMixin):
         handler.send_frame(frame, shared)
 
     def send_message(self, message: Any, stats: bool = True, binary: bool = False) -> None:
+        """Queue one message (``str``; ``bytes`` are decoded as UTF-8, other
+        values JSON-encoded); it leaves with everything else queued in one
+        ``a[...]`` frame. A no-op once closed; ``binary`` is ignored."""
         self.send_jsonified(proto.encode_message(_coerce(message)), stats)
 
     def send_jsonified(self, msg: str, stats: bool = True) -> None:
@@ -532,6 +552,8 @@ class Session(BaseSession, SessionMixin):
         self._after_queue()
 
     def send_broadcast(self, message: Broadcast) -> None:
+        """Queue a broadcast message; when nothing else waits it goes out
+        as the frame the broadcast built once."""
         if self.state >= CLOSING:
             return
         handler = self.handler
@@ -655,13 +677,17 @@ class RawSession(BaseSession):
 
     @property
     def send_expects_json(self) -> bool:
+        """False: messages go out as they are, one websocket message each."""
         return False
 
     def set_handler(self, handler: Any, info: ConnectionInfo) -> None:
+        """Attach the websocket and open the session (runs ``on_open``)."""
         self.handler = handler
         self._open(info)
 
     def send_message(self, message: Any, stats: bool = True, binary: bool = False) -> None:
+        """Send one websocket message now: a binary one for ``bytes`` with
+        ``binary=True``, else text. A no-op once closed."""
         if self.state >= CLOSING or self.handler is None:
             return
         if binary and isinstance(message, (bytes, bytearray, memoryview)):
@@ -672,6 +698,7 @@ class RawSession(BaseSession):
             self.stats.on_pack_sent(1)
 
     def send_broadcast(self, message: Broadcast) -> None:
+        """Send a broadcast message, with the frame built once for all."""
         if self.state >= CLOSING or self.handler is None:
             return
         self.handler.send_raw_broadcast(message)
