@@ -22,11 +22,10 @@ import time
 from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
-from tornado import web
-
 import test_server
 from browser import Browser, PageResult, client_routes, page_routes
 from conftest import ServerThread, _errors
+from tornado import web
 
 TRANSPORTS = [
     "websocket",

@@ -14,7 +14,6 @@ import subprocess
 from typing import Any, Dict, Iterator
 
 import pytest
-
 import test_server
 from conftest import ROOT, ServerThread
 
