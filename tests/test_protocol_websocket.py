@@ -279,3 +279,20 @@ def test_raw_socket_ping_gets_pong(test_server):
         c.send(struct.pack("!BB", 0x89, 0x80 | len(payload)) + mask
                + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
         assert c.read_exactly(4) == b"\x8a\x02hi"
+
+
+def test_hixie76_key_bytes_with_the_head(test_server):
+    # A plain hixie-76 client sends the key bytes right after the head.
+    path = "/echo/000/%s/websocket" % sid()
+    c = RawHTTP(test_server.port)
+    with c:
+        c.send(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: Upgrade\r\nUpgrade: WebSocket\r\n"
+                "Origin: http://x\r\nSec-WebSocket-Key1: 4 @1  46546xW%%0l 1 5\r\n"
+                "Sec-WebSocket-Key2: 12998 5 Y3 1  .P00\r\n\r\n" % (path, test_server.port)).encode()
+               + b"aaaaaaaa" + b'\x00["z"]\xff')
+        resp = c.read_head()
+        assert resp.status == 101
+        assert resp.get("Sec-WebSocket-Origin") == "http://x"
+        assert c.read_exactly(16) == b"\xca4\x00\xd8\xa5\x08G\x97,\xd5qZ\xba\xbfC{"
+        assert c.read_exactly(3) == b"\x00o\xff"
+        assert c.read_exactly(8) == b'\x00a["z"]\xff'
