@@ -245,3 +245,38 @@ def test_on_close_exception_is_logged(make_server, server_errors):
     assert "on_close" in rec.getMessage() and rec.exc_info is not None
     # The server still serves.
     assert requests.get(srv.url + "/fc", timeout=5).status_code == 200
+
+
+def test_raw_websocket_inbox_bound_pauses_reading_and_resumes(gated):
+    import websocket
+    raw = websocket.create_connection(gated.ws_url + "/gated/websocket", timeout=5)
+    for i in range(10):
+        raw.send("a%d" % i)
+    # The raw endpoint hands over one message per websocket message; more
+    # than max_inbox_messages (5) wait: reading pauses.
+    wait_for(lambda: _inbox(gated) >= 6)
+    waiting = _inbox(gated)
+    for i in range(10):
+        raw.send("b%d" % i)
+    time.sleep(0.3)
+    assert _inbox(gated) == waiting, "reading should be paused past max_inbox_messages"
+    gated.call(lambda: Gated.gate.set())
+    expected = ["a%d" % i for i in range(10)] + ["b%d" % i for i in range(10)]
+    assert [raw.recv() for _ in expected] == expected
+    raw.close()
+
+
+def test_handler_exception_closes_raw_websocket_with_1011(make_server, server_errors):
+    from api_clients import raw_ws_close
+    import websocket
+    Failing.closed = []
+    srv = make_server(router_app(Failing, "/fail"))
+    raw = websocket.create_connection(srv.ws_url + "/fail/websocket", timeout=5)
+    raw.send("ok")
+    assert raw.recv() == "ok"
+    raw.send("aboom")
+    assert raw_ws_close(raw) == (1011, "Internal error")
+    wait_for(lambda: srv.call(lambda: len(Failing.closed)) == 1)
+    assert Failing.closed == [(1011, "Internal error", "error")]
+    assert len(server_errors.records) == 1 and server_errors.records[0].exc_info is not None
+    raw.close()

@@ -250,3 +250,15 @@ def test_close_reason_is_none_while_open(closer):
     assert closer.call(lambda: Closer.instances["open"].close_reason) is None
     assert closer.call(lambda: Closer.instances["open"].is_closed) is False
     ws.close()
+
+
+def test_close_reason_timeout_for_a_silent_websocket_peer(make_server):
+    Closer.reasons = {}
+    Closer.instances = {}
+    srv = make_server(router_app(Closer, "/cl", {"heartbeat_delay": 0.2, "ping_timeout": 0.3,
+                                                 "session_check_interval": 0.1}))
+    # websocket-client answers pings only while reading: this peer never
+    # reads, so it never answers.
+    ws = websocket.create_connection(srv.ws_url + "/cl/000/p1/websocket?tag=ping", timeout=5)
+    assert _reason(srv, "ping") == (1001, "Ping timeout", "timeout")
+    ws.close()

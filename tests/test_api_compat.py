@@ -440,3 +440,37 @@ def test_http_error_in_on_open_rejects_quietly(make_server):
     x = XhrClient(srv.url + "/he", "h1")
     x.open()
     assert x.poll() == ("c", [3000, "Go away!"])
+
+
+def test_1x_signatures_are_kept():
+    import inspect
+    from sockjs.tornado import conn, migrate, periodic, session, stats
+
+    def params(fn):
+        return [(p.name, p.default) for p in inspect.signature(fn).parameters.values()
+                if p.name != "self"]
+    empty = inspect.Parameter.empty
+    # Calls a 1.x application makes, positionally or by keyword.
+    assert params(SockJSRouter.__init__)[:4] == [
+        ("connection", empty), ("prefix", ""), ("user_settings", None), ("io_loop", None)]
+    assert params(SockJSRouter.create_session)[:2] == [("session_id", empty), ("register", True)]
+    assert params(SockJSRouter.get_session) == [("session_id", empty)]
+    assert params(SockJSRouter.broadcast) == [("clients", empty), ("msg", empty)]
+    assert params(SockJSRouter.apply_routes) == [("routes", empty)]
+    assert params(conn.SockJSConnection.__init__) == [("session", empty)]
+    assert params(conn.SockJSConnection.on_open) == [("request", empty)]
+    assert params(conn.SockJSConnection.on_message) == [("message", empty)]
+    assert params(conn.SockJSConnection.on_close) == []
+    assert params(conn.SockJSConnection.send) == [("message", empty), ("binary", False)]
+    assert params(conn.SockJSConnection.broadcast) == [("clients", empty), ("message", empty)]
+    # close() with no argument still works; code and reason are new.
+    assert all(p[1] is not empty for p in params(conn.SockJSConnection.close))
+    assert params(session.Session.__init__) == [
+        ("conn", empty), ("server", empty), ("session_id", None), ("expiry", None)]
+    assert params(session.ConnectionInfo.__init__) == [
+        ("ip", empty), ("cookies", empty), ("arguments", empty), ("headers", empty), ("path", empty)]
+    assert params(session.BaseSession.send_message) == [("message", empty), ("stats", True), ("binary", False)]
+    assert callable(session.BaseSession.get_close_reason) and callable(session.Session.send_jsonified)
+    assert params(stats.StatsCollector.__init__) == [("io_loop", None)]
+    assert params(periodic.Callback.__init__) == [("callback", empty), ("callback_time", empty), ("io_loop", None)]
+    assert params(migrate.WebsocketHandler.write_message)[0][0] == "msg"

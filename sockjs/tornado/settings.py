@@ -55,9 +55,10 @@ DEFAULT_SETTINGS: Dict[str, Any] = {
     # Redis channel shared by the processes of this service; None derives
     # it from the router prefix ("sockjs:" + prefix).
     "broker_namespace": None,
-    # Publications kept, in order, while the broker is unreachable; past
-    # it the oldest are dropped.
-    "broker_buffer_size": 1000,
+    # Publications not yet handed to the broker (during an outage, or a
+    # burst faster than Redis takes them), kept in order; past it the
+    # oldest are dropped.
+    "broker_buffer_size": 10000,
     # Longest pause, in seconds, between reconnection attempts.
     "broker_retry_max": 2.0,
 }
