@@ -212,7 +212,7 @@ class XhrStreamingClient(Client):
     def close(self) -> None:
         super().close()
         try:
-            self._conn.close()
+            self._conn.sock.shutdown(2)  # type: ignore[union-attr]
         except Exception:
             pass
 
@@ -223,12 +223,26 @@ class XhrPollingClient(Client):
     transport = "xhr"
 
     def _run(self) -> None:
+        u = urlsplit(self.base_url)
         while not self._stop.is_set() and self.closed is None:
-            status, body = _http(self.base_url, "POST", self.path + "/xhr", b"")
+            conn = self._conn = http.client.HTTPConnection(u.hostname, u.port, timeout=TIMEOUT)
+            try:
+                conn.request("POST", self.path + "/xhr", body=b"")
+                r = conn.getresponse()
+                status, body = r.status, r.read()
+            finally:
+                conn.close()
             if status != 200:
                 raise ConnectionError("xhr answered %d" % status)
             for frame in body.decode().splitlines():
                 self._on_frame(frame)
+
+    def close(self) -> None:
+        super().close()
+        try:
+            self._conn.sock.shutdown(2)  # type: ignore[union-attr]
+        except Exception:
+            pass
 
 
 TRANSPORTS = {"websocket": WebSocketClient, "xhr_streaming": XhrStreamingClient,

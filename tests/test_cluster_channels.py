@@ -14,16 +14,16 @@ from typing import Any, Dict, List, Optional
 import pytest
 import redis as syncredis
 import websocket
-
 from cluster_clients import WebSocketClient, XhrPollingClient, XhrStreamingClient, wait_for
 from conftest import ServerThread, router_app
+
 from sockjs.tornado import SockJSConnection, SockJSRouter
 from sockjs.tornado.broker import Broker, LocalBroker
 from sockjs.tornado.broker.redisbroker import RedisBroker
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "examples", "cluster"))
-from cluster import Cluster  # noqa: E402
+from cluster import Cluster
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -64,14 +64,14 @@ def redis_proc() -> Any:
     c = Cluster(nodes=0)
     c.start_redis()
     yield c
-    c.stop()
+    c.cleanup()
 
 
 # -- settings and laziness ---------------------------------------------------
 
 def test_broker_settings_are_checked() -> None:
     r = SockJSRouter(SubConnection, "/x")
-    assert r.settings["broker"] is None and r.settings["broker_buffer_size"] == 1000
+    assert r.settings["broker"] is None and r.settings["broker_buffer_size"] == 10000
     assert isinstance(r.channels.broker, LocalBroker)
     for bad, exc in [({"broker": 5}, TypeError), ({"broker": "http://x"}, ValueError),
                      ({"broker_buffer_size": 0}, ValueError), ({"broker_retry_max": 0}, ValueError),
@@ -94,7 +94,7 @@ def test_redis_broker_is_not_touched_at_construction() -> None:
 # -- one process ----------------------------------------------------------------
 
 def test_channels_in_one_process(make_server: Any) -> None:
-    srv = make_server(router_app(SubConnection, "/chat"))
+    srv = make_server(router_app(SubConnection, "/chat", {"heartbeat_delay": 1}))
     ws = WebSocketClient(srv.url).start()
     xhr = XhrPollingClient(srv.url).start()
     stream = XhrStreamingClient(srv.url).start()
@@ -111,7 +111,7 @@ def test_channels_in_one_process(make_server: Any) -> None:
         srv.call(router.publish_all, "all1")
         srv.call(router.publish, "chat", {"json": True})
         for cl in (ws, xhr, stream):
-            wait_for(lambda: len([m for m in cl.snapshot() if m in ("c1", "all1", '{"json":true}')]) == 3)
+            wait_for(lambda cl=cl: len([m for m in cl.snapshot() if m in ("c1", "all1", '{"json":true}')]) == 3)
         wait_for(lambda: "all1" in lurker.snapshot())
         time.sleep(0.2)
         assert ws.payloads("o1") == ["o1"] and xhr.payloads("o1") == [] and lurker.payloads("c") == []
@@ -120,7 +120,7 @@ def test_channels_in_one_process(make_server: Any) -> None:
         # A client publishes; its own subscription includes itself.
         xhr.send("pub:chat:from-xhr")
         for cl in (ws, xhr, stream):
-            wait_for(lambda: cl.payloads("from-xhr") == ["from-xhr"])
+            wait_for(lambda cl=cl: cl.payloads("from-xhr") == ["from-xhr"])
 
         ws.send("mine:")
         wait_for(lambda: ws.payloads("mine:") == ["mine:chat,other"])
@@ -144,7 +144,7 @@ def test_channels_in_one_process(make_server: Any) -> None:
 
 
 def test_publish_all_reaches_raw_websocket(make_server: Any) -> None:
-    srv = make_server(router_app(SubConnection, "/chat"))
+    srv = make_server(router_app(SubConnection, "/chat", {"heartbeat_delay": 1}))
     raw = websocket.create_connection(srv.ws_url + "/chat/websocket", timeout=5)
     try:
         assert json.loads(raw.recv())["type"] == "hello"
@@ -159,7 +159,7 @@ def test_publish_all_reaches_raw_websocket(make_server: Any) -> None:
 
 
 def test_local_delivery_is_encoded_once(make_server: Any) -> None:
-    srv = make_server(router_app(SubConnection, "/chat"))
+    srv = make_server(router_app(SubConnection, "/chat", {"heartbeat_delay": 1}))
     clients = [sub(WebSocketClient(srv.url).start()) for _ in range(3)]
     try:
         router = router_of(srv)
@@ -173,7 +173,7 @@ def test_local_delivery_is_encoded_once(make_server: Any) -> None:
         assert srv.call(spy) == 3
         assert len(seen) == 3 and len({id(b) for b in seen}) == 1
         for cl in clients:
-            wait_for(lambda: cl.payloads("once") == ["once"])
+            wait_for(lambda cl=cl: cl.payloads("once") == ["once"])
     finally:
         for cl in clients:
             cl.close()
@@ -182,7 +182,7 @@ def test_local_delivery_is_encoded_once(make_server: Any) -> None:
 # -- two "processes" through a real redis-server ------------------------------
 
 def two_nodes(make_server: Any, redis_url: str, **settings: Any) -> List[ServerThread]:
-    conf: Dict[str, Any] = {"broker": redis_url, "broker_retry_max": 0.3}
+    conf: Dict[str, Any] = {"broker": redis_url, "broker_retry_max": 0.3, "heartbeat_delay": 1}
     conf.update(settings)
     nodes = [make_server(router_app(SubConnection, "/chat", conf)) for _ in range(2)]
     for n in nodes:
@@ -208,7 +208,7 @@ def test_redis_drops_duplicates_and_counts_gaps(redis_proc: Cluster, make_server
             a.call(router_of(a).publish, "chat", "m%02d" % i)
         expected = ["m%02d" % i for i in range(50)]
         for cl in (ca, cb):
-            wait_for(lambda: len(cl.payloads("m")) == 50)
+            wait_for(lambda cl=cl: len(cl.payloads("m")) == 50)
         assert ca.payloads("m") == expected and cb.payloads("m") == expected
 
         # Envelopes from a publisher that re-sent one and lost two, plus junk.
@@ -267,8 +267,9 @@ def test_redis_outage_keeps_newest_within_buffer(redis_proc: Cluster, make_serve
 
 def test_namespaces_keep_services_apart(redis_proc: Cluster, make_server: Any) -> None:
     url = redis_proc.redis_url
-    a = make_server(router_app(SubConnection, "/chat", {"broker": url}))
-    b = make_server(router_app(SubConnection, "/chat", {"broker": url, "broker_namespace": "other"}))
+    a = make_server(router_app(SubConnection, "/chat", {"broker": url, "heartbeat_delay": 1}))
+    b = make_server(router_app(SubConnection, "/chat",
+                               {"broker": url, "broker_namespace": "other", "heartbeat_delay": 1}))
     ca = sub(WebSocketClient(a.url).start())
     cb = sub(WebSocketClient(b.url).start())
     try:

@@ -101,6 +101,7 @@ class Cluster:
                  node_ports: Optional[List[int]] = None, node_args: Optional[List[str]] = None,
                  heartbeat: float = 25, check_ms: int = 1000, workdir: Optional[str] = None,
                  quiet: bool = True) -> None:
+        self._own_workdir = workdir is None
         self.workdir = workdir or tempfile.mkdtemp(prefix="sockjs-cluster-")
         self.port = port or free_port()
         self.redis_port = redis_port or free_port()
@@ -135,7 +136,8 @@ class Cluster:
     def start_redis(self) -> None:
         self.redis = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.redis_port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", self.workdir],
+             "--save", "", "--appendonly", "no", "--dir", self.workdir,
+             "--loglevel", "warning"],
             stdout=self._out("redis"), stderr=subprocess.STDOUT)
         _wait_port(self.redis_port, self.redis, "redis-server")
 
@@ -211,6 +213,12 @@ class Cluster:
             self._stop(proc)
             self.nodes[i] = None
         self.stop_redis()
+
+    def cleanup(self) -> None:
+        """:meth:`stop`, then remove the temporary directory (logs too)."""
+        self.stop()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> "Cluster":
         return self.start()

@@ -14,6 +14,7 @@ Client protocol (one SockJS message each way):
 * anything published with ``POST /publish?channel=<name>`` (body: the
   message; no channel: to everyone) arrives as it was sent.
 
+``POST /publish?channel=c&repeat=N`` publishes N numbered copies.
 ``GET /status`` answers JSON: the node's name, pid, session ids and broker
 counters.
 """
@@ -68,10 +69,13 @@ class PublishHandler(web.RequestHandler):
     def post(self) -> None:
         channel: Optional[str] = self.get_argument("channel", None)
         message = self.request.body.decode("utf-8")
-        if channel:
-            self.router.publish(channel, message)
-        else:
-            self.router.publish_all(message)
+        # ?repeat=N publishes N messages "<body><i>" in one go (benchmarks).
+        repeat = int(self.get_argument("repeat", "0"))
+        for text in ([message + str(i) for i in range(repeat)] if repeat else [message]):
+            if channel:
+                self.router.publish(channel, text)
+            else:
+                self.router.publish_all(text)
         self.set_status(204)
 
 
@@ -91,7 +95,7 @@ class StatusHandler(web.RequestHandler):
 
 
 def make_app(redis_url: Optional[str], heartbeat: float = 25, retry_max: float = 2.0,
-             buffer_size: int = 1000, disconnect_delay: float = 5) -> web.Application:
+             buffer_size: int = 10000, disconnect_delay: float = 5) -> web.Application:
     settings = {"heartbeat_delay": heartbeat, "disconnect_delay": disconnect_delay,
                 "broker": redis_url, "broker_retry_max": retry_max,
                 "broker_buffer_size": buffer_size,
@@ -137,9 +141,12 @@ if __name__ == "__main__":
     parser.add_argument("--heartbeat", type=float, default=25)
     parser.add_argument("--disconnect-delay", type=float, default=5)
     parser.add_argument("--retry-max", type=float, default=2.0)
-    parser.add_argument("--buffer-size", type=int, default=1000)
+    parser.add_argument("--buffer-size", type=int, default=10000)
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="%(asctime)s " + args.name + " %(name)s %(levelname)s %(message)s")
+    if not args.debug:
+        # haproxy's health checks would fill the terminal.
+        logging.getLogger("tornado.access").setLevel(logging.WARNING)
     asyncio.run(main(args))

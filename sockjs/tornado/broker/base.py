@@ -7,7 +7,7 @@ __all__ = ["Broker", "Deliver", "LocalBroker"]
 #: ``deliver(channel, message)``: hand a publication that came from another
 #: process to this process's subscribers. ``channel`` is ``None`` for a
 #: publication to every session.
-Deliver = Callable[[Optional[str], str], None]
+Deliver = Callable[[Optional[str], str], Any]
 
 
 class Broker(abc.ABC):
@@ -31,7 +31,7 @@ class Broker(abc.ABC):
     def publish(self, channel: Optional[str], message: str) -> None:
         """Send one publication to the other processes."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional hook
         """Stop; publications not yet sent are dropped."""
 
     @property

@@ -17,8 +17,9 @@ does what it can around a Redis restart:
   ``retry_max`` seconds, resubscribing when it does;
 * publications made meanwhile are delivered to this process's own
   subscribers at once (the hub does that) and wait, in order, in a bounded
-  buffer of ``buffer_size`` publications; when the buffer is full the
-  *oldest* is dropped and counted (``dropped``);
+  buffer of ``buffer_size`` publications (the same buffer absorbs bursts
+  faster than Redis takes them); when it is full the *oldest* is dropped
+  and counted (``dropped``);
 * once both connections are back, it waits ``retry_max`` more seconds, the
   longest another process can take to retry and resubscribe, then sends the
   buffer in order. A process that is still away by then misses them (and
@@ -58,7 +59,7 @@ class RedisBroker(Broker):
     ``client_kwargs`` go to ``redis.asyncio.Redis.from_url``.
     """
 
-    def __init__(self, url: str, namespace: str, buffer_size: int = 1000,
+    def __init__(self, url: str, namespace: str, buffer_size: int = 10000,
                  retry_max: float = 2.0, client_kwargs: Optional[Dict[str, Any]] = None) -> None:
         if buffer_size <= 0:
             raise ValueError("buffer_size must be positive, not %r" % (buffer_size,))
