@@ -12,10 +12,11 @@ Both places, and the server's iframe page (``sockjs_url``), load the very
 same ``node_modules/sockjs-client/dist/sockjs.min.js``.
 
 The page (``tests/browser/pages/transport.html``) forces one transport with
-the client's ``transports`` option, sends a burst of awkward messages to
-``/echo`` and expects them back complete and in order, closes with 1000,
-then opens ``/close`` and expects 3000 "Go away!". All pages run in one
-browser, a few at a time, once per module; each test checks one result.
+the client's ``transports`` option, waits for two heartbeats, sends a burst
+of awkward messages to ``/echo`` and expects them back complete and in
+order, closes with 1000, then opens ``/close`` and expects 3000 "Go away!".
+All pages run in one browser, a few at a time, once per module; each test
+checks one result.
 """
 import json
 import time
@@ -39,6 +40,9 @@ TRANSPORTS = [
     "jsonp-polling",
 ]
 PLACES = ["same", "cross"]
+# Short, so every transport shows its heartbeats to the client quickly.
+HEARTBEAT_DELAY = 0.3
+HEARTBEATS = 2
 
 # Keep in step with MESSAGES in tests/browser/pages/transport.html.
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -64,7 +68,8 @@ NOT_OFFERED = {("htmlfile", "cross")}
 def _app() -> web.Application:
     # A relative sockjs_url: the iframe page is served by this very server,
     # so it loads the same file the same-origin page loads.
-    app = test_server.make_app(sockjs_url="/static/sockjs.min.js")
+    app = test_server.make_app(sockjs_url="/static/sockjs.min.js",
+                               heartbeat_delay=HEARTBEAT_DELAY)
     app.add_handlers(r".*", client_routes() + page_routes())
     return app
 
@@ -99,8 +104,8 @@ def results() -> Iterator[Dict[Tuple[str, str], PageResult]]:
             for transport, place in specs:
                 origin = sockjs_server.url if place == "same" else page_server.url
                 urls.append((
-                    "%s/pages/transport.html?transport=%s&server=%s"
-                    % (origin, transport, sockjs_server.url),
+                    "%s/pages/transport.html?transport=%s&server=%s&heartbeats=%d"
+                    % (origin, transport, sockjs_server.url, HEARTBEATS),
                     {"timeout": 40, "progress": "window.__progress"}))
             outcome = dict(zip(specs, browser.run_many(urls)))
         # Chromium is gone, so every socket it had is closed: no session
@@ -128,6 +133,8 @@ def _check_echo(record: Dict[str, Any], transport: str, res: PageResult) -> None
     assert record["opened"], "echo session never opened: %s\n%s" % (
         _short(record["close"]), res.describe())
     assert record["transport"] == transport
+    # The burst waited for these: "h" frames reach the client on this transport.
+    assert record["heartbeats"] >= HEARTBEATS
     assert record["sent"] == MESSAGES, "page and test disagree on the messages"
     received = record["received"]
     assert len(received) == len(MESSAGES), "got %d of %d messages: %s" % (
