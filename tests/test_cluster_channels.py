@@ -83,6 +83,13 @@ def test_broker_settings_are_checked() -> None:
     assert SockJSRouter(SubConnection, "/x", {"broker": custom}).channels.broker is custom
 
 
+def test_redis_broker_without_redis_py_fails_at_construction(monkeypatch: Any) -> None:
+    monkeypatch.setitem(sys.modules, "redis", None)  # as if not installed
+    with pytest.raises(ValueError) as e:
+        SockJSRouter(SubConnection, "/x", {"broker": "redis://127.0.0.1:6379/0"})
+    assert "sockjs-tornado[redis]" in str(e.value) and "'broker'" in str(e.value)
+
+
 def test_redis_broker_is_not_touched_at_construction() -> None:
     # Port 1 refuses: building the router must neither connect nor log.
     r = SockJSRouter(SubConnection, "/x", {"broker": "redis://127.0.0.1:1/0"})
