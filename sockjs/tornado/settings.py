@@ -125,6 +125,11 @@ def _broker(key: str, value: Any) -> None:
         raise TypeError("setting %r must be None, a redis:// URL or a Broker, not %r" % (key, value))
     if not value.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("setting %r: %r is not a redis://, rediss:// or unix:// URL" % (key, value))
+    import importlib.util
+    if importlib.util.find_spec("redis") is None:
+        # Fail here, not in the first client's request.
+        raise ValueError("setting %r: a Redis broker needs redis-py: pip install 'sockjs-tornado[redis]'"
+                         % (key,))
 
 
 def _positive_number(key: str, value: Any) -> None:
