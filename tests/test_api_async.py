@@ -2,16 +2,15 @@
 arrival order, bounded, and a failing handler closes its session with a
 close frame and an ERROR with traceback."""
 import asyncio
-import json
 import random
 import threading
 import time
 
 import pytest
 import requests
-
 from api_clients import WsClient, XhrClient, wait_for
 from conftest import router_app
+
 from sockjs.tornado import SockJSConnection
 
 
@@ -267,8 +266,8 @@ def test_raw_websocket_inbox_bound_pauses_reading_and_resumes(gated):
 
 
 def test_handler_exception_closes_raw_websocket_with_1011(make_server, server_errors):
-    from api_clients import raw_ws_close
     import websocket
+    from api_clients import raw_ws_close
     Failing.closed = []
     srv = make_server(router_app(Failing, "/fail"))
     raw = websocket.create_connection(srv.ws_url + "/fail/websocket", timeout=5)

@@ -9,11 +9,10 @@ import asyncio
 import socket
 
 import pytest
-import requests
 import websocket
-
 from api_clients import WsClient, XhrClient, http_receive, raw_ws_close, streaming_frames, wait_for
 from conftest import router_app
+
 from sockjs.tornado import SockJSConnection
 
 MODES = {

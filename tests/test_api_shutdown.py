@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 import websocket
-
 from api_clients import WsClient, XhrClient, http_receive, raw_ws_close, streaming_frames, wait_for
 from conftest import router_app
+
 from sockjs.tornado import SockJSConnection
 
 SHUTDOWN = [1001, "Server shutting down"]

@@ -5,9 +5,9 @@ import time
 
 import requests
 import websocket
-
 from api_clients import WsClient, http_receive, streaming_frames, wait_for
 from conftest import router_app
+
 from sockjs.tornado import SockJSConnection
 
 TRANSPORTS = ("websocket", "xhr", "xhr_streaming", "jsonp", "eventsource", "htmlfile", "rawwebsocket")

@@ -3,9 +3,9 @@ called from real threads other than the server's loop."""
 import threading
 
 import pytest
-
 from api_clients import WsClient, XhrClient, wait_for
 from conftest import router_app
+
 from sockjs.tornado import SockJSConnection
 
 THREADS = 4
