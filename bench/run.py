@@ -52,6 +52,19 @@ def venv_python(name: str) -> str:
     return os.path.join(HERE, name, "bin", "python")
 
 
+BASE_DIR = os.path.join(BUILD, "base")
+
+
+def extract_base(commit: str) -> None:
+    """Put this package as of ``commit`` into bench/.build/base (git archive:
+    the working tree and index are left alone)."""
+    shutil.rmtree(BASE_DIR, ignore_errors=True)
+    os.makedirs(BASE_DIR)
+    archive = subprocess.run(["git", "-C", ROOT, "archive", commit, "sockjs"], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", BASE_DIR], input=archive, check=True)
+
+
 def install() -> None:
     for name, pkgs in VENVS.items():
         py = venv_python(name)
@@ -79,7 +92,7 @@ def versions() -> Dict[str, str]:
     def out(cmd: List[str]) -> str:
         try:
             return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.strip()
-        except Exception as e:  # noqa: BLE001 - a version we cannot read is not fatal
+        except Exception as e:
             return "? (%s)" % e
     return {
         "python": out([venv_python(".venv-tornado"), "-c", "import sys; print(sys.version.split()[0])"]),
@@ -93,12 +106,18 @@ def versions() -> Dict[str, str]:
 
 # -- servers ------------------------------------------------------------------
 
+def _py(venv: str, script: str) -> Callable[[int], List[str]]:
+    return lambda port: [venv_python(venv), os.path.join(HERE, "servers", script), str(port)]
+
+
 SERVERS: Dict[str, Tuple[str, Callable[[int], List[str]]]] = {
-    "ours": ("sockjs-tornado (this)", lambda p: [venv_python(".venv-tornado"), os.path.join(HERE, "servers", "ours.py"), str(p)]),
-    "v1x": ("sockjs-tornado 1.0.7", lambda p: [venv_python(".venv-1x"), os.path.join(HERE, "servers", "v1x.py"), str(p)]),
-    "aio": ("aiohttp sockjs 0.13", lambda p: [venv_python(".venv-aio"), os.path.join(HERE, "servers", "aio.py"), str(p)]),
+    "ours": ("sockjs-tornado (this)", _py(".venv-tornado", "ours.py")),
+    "v1x": ("sockjs-tornado 1.0.7", _py(".venv-1x", "v1x.py")),
+    "aio": ("aiohttp sockjs 0.13", _py(".venv-aio", "aio.py")),
     "node": ("sockjs-node 0.3.24", lambda p: ["node", os.path.join(HERE, "servers", "node_server.js"), str(p)]),
-    "raw": ("raw Tornado", lambda p: [venv_python(".venv-tornado"), os.path.join(HERE, "servers", "raw_tornado.py"), str(p)]),
+    # This package at another commit (--base), to show what a change gained.
+    "base": ("sockjs-tornado (base)", _py(".venv-tornado", "ours.py")),
+    "raw": ("raw Tornado", _py(".venv-tornado", "raw_tornado.py")),
 }
 
 _procs: List[subprocess.Popen] = []
@@ -115,6 +134,8 @@ class Server:
         self.port = Server._next_port
         cmd = ["taskset", "-c", SERVER_CPU] + SERVERS[key][1](self.port)
         penv = dict(os.environ, NODE_PATH=os.path.join(NODE_DIR, "node_modules"), PYTHONUNBUFFERED="1")
+        if key == "base":
+            penv["BENCH_OURS_ROOT"] = BASE_DIR
         penv.update(env or {})
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=penv,
                                      text=True)
@@ -147,6 +168,29 @@ class Server:
                 self.proc.wait()
         if self.proc in _procs:
             _procs.remove(self.proc)
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rpartition(")")[2].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+    except OSError:
+        return 0
+
+
+def settle(servers: List["Server"], limit: float = 15.0) -> None:
+    """Wait until every server is idle (under 5% of a core over 0.25 s):
+    they share CPU 0, so one still closing 10,000 connections would slow
+    the next one measured."""
+    hz = os.sysconf("SC_CLK_TCK")
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = [_cpu_ticks(s.pid) for s in servers]
+        time.sleep(0.25)
+        after = [_cpu_ticks(s.pid) for s in servers]
+        if all((a - b) / hz < 0.0125 for a, b in zip(after, before)):
+            return
 
 
 def loadgen(mode: str, port: int, timeout: float = 120, **kw: Any) -> Dict[str, Any]:
@@ -258,18 +302,24 @@ def _idle(srv: Server, n: int, **kw: Any) -> Dict[str, float]:
 
 
 def w_idle_ws(srv: Server, key: str, secs: float) -> Result:
+    if key == "base":
+        return None
     if key == "raw":
         return _idle(srv, 10000, kind="ws", path="/websocket", sockjs=0)
     return _idle(srv, 10000, kind="ws", path="/echo/000/idle/websocket", sockjs=1)
 
 
 def w_idle_poll(srv: Server, key: str, secs: float) -> Result:
+    if key == "base":
+        return None
     if key == "raw":
         return None
     return _idle(srv, 10000, kind="poll", prefix="/echo")
 
 
 def w_churn(srv: Server, key: str, secs: float) -> Result:
+    if key == "base":
+        return None
     if key == "raw":
         return None
     path = "/echo/000/churn/websocket"
@@ -320,6 +370,7 @@ def run(workloads: List[str], servers: List[str], reps: int, secs: float,
         try:
             for w in shared:
                 for s in order:
+                    settle(list(live.values()))
                     r = WORKLOADS[w][0](live[s], s, secs)
                     if r is not None:
                         results[w][s].append(r)
@@ -442,6 +493,7 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma-separated workloads (%s)" % ",".join(WORKLOADS))
     ap.add_argument("--servers", default=",".join(SERVERS))
     ap.add_argument("--profile", metavar="WORKLOAD", help="py-spy our server during WORKLOAD")
+    ap.add_argument("--base", metavar="COMMIT", help="also run this package at COMMIT as server 'base'")
     ap.add_argument("--ours-env", default="", help="KEY=VALUE,... extra environment for our server")
     args = ap.parse_args()
     if not shutil.which("taskset") or os.cpu_count() is None or os.cpu_count() < 2:  # type: ignore[operator]
@@ -456,7 +508,10 @@ def main() -> None:
     for w in workloads:
         if w not in WORKLOADS:
             sys.exit("unknown workload %r" % w)
-    servers = [s for s in args.servers.split(",") if s]
+    servers = [s for s in args.servers.split(",") if s and s != "base"]
+    if args.base:
+        extract_base(args.base)
+        servers.insert(1, "base")
     if "ours" in servers:
         servers = ["ours"] + [s for s in servers if s != "ours"]
     env = {"ours": dict(kv.split("=", 1) for kv in args.ours_env.split(",") if kv)}

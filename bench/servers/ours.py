@@ -3,11 +3,13 @@ import asyncio
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+# BENCH_OURS_ROOT: another copy of the package (run.py --base).
+sys.path.insert(0, os.environ.get("BENCH_OURS_ROOT")
+                or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
-from tornado import web  # noqa: E402
+from tornado import web
 
-from sockjs.tornado import SockJSConnection, SockJSRouter  # noqa: E402
+from sockjs.tornado import SockJSConnection, SockJSRouter
 
 SETTINGS = {"response_limit": 1 << 30}
 

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""In-process cost of our hot paths, without sockets: CPU microseconds per
+message for websocket echo (SockJS and raw), per delivery for a broadcast.
+A fake transport swallows writes, so only our Python is timed. Used while
+optimising (bench/README.md); the real figures come from bench/run.py.
+
+    python3 bench/micro.py
+"""
+import asyncio
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from sockjs.tornado import SockJSConnection, SockJSRouter
+from sockjs.tornado.session import ConnectionInfo
+from sockjs.tornado.transports.rawwebsocket import RawWebSocketReceiver
+from sockjs.tornado.transports.websocket import WebSocketReceiver
+from sockjs.tornado.websocket import WebSocketConnection
+
+
+class FakeTransport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.n = 0
+
+    def write(self, data: bytes) -> None:  # type: ignore[override]
+        self.n += 1
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def is_closing(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+
+class Echo(SockJSConnection):
+    def on_message(self, message: str) -> None:
+        self.send(message)
+
+
+class Bcast(SockJSConnection):
+    clients: "set[Bcast]" = set()
+
+    def on_open(self, info: object) -> None:
+        self.clients.add(self)
+
+
+def masked(payload: bytes) -> bytes:
+    mask = b"\x11\x22\x33\x44"
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes((0x81, 0x80 | len(payload))) + mask + body
+
+
+INFO = ConnectionInfo("127.0.0.1", {}, {}, {}, "/")
+
+
+def conn_for(receiver: object) -> "tuple[WebSocketConnection, FakeTransport]":
+    c = WebSocketConnection(receiver, 1 << 20, 1 << 22)  # type: ignore[arg-type]
+    t = FakeTransport()
+    c.connection_made(t)
+    return c, t
+
+
+def per_us(fn, n: int) -> float:
+    t = time.process_time()
+    fn(n)
+    return (time.process_time() - t) * 1e6 / n
+
+
+async def main() -> None:
+    router = SockJSRouter(Echo, "/echo")
+    n = 200000
+
+    c, t = conn_for(WebSocketReceiver(router, INFO))
+    frame = masked(b'["hello, world!"]')
+
+    def sockjs_echo(k: int) -> None:
+        for _ in range(k):
+            c.data_received(frame)
+    print("sockjs websocket echo: %.2f us/msg" % per_us(sockjs_echo, n))
+
+    rc, rt = conn_for(RawWebSocketReceiver(router, INFO))
+    rframe = masked(b"hello, world!")
+
+    def raw_echo(k: int) -> None:
+        for _ in range(k):
+            rc.data_received(rframe)
+    print("raw websocket echo:    %.2f us/msg" % per_us(raw_echo, n))
+
+    brouter = SockJSRouter(Bcast, "/bcast")
+    conns = [conn_for(WebSocketReceiver(brouter, INFO)) for _ in range(10000)]
+    clients = list(Bcast.clients)
+    m = 20
+
+    def bcast(k: int) -> None:
+        for _ in range(k // len(clients)):
+            brouter.broadcast(clients, "@")
+    print("broadcast to 10k:      %.2f us/delivery" % per_us(bcast, m * len(clients)))
+    assert conns[0][1].n >= m
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
