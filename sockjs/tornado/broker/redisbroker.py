@@ -50,6 +50,12 @@ _BATCH = 256
 _MAX_PUBLISHERS = 4096
 
 
+async def _aclose(obj: Any) -> None:
+    # redis-py 5 renamed close() to aclose(); 4.2+ is supported.
+    closer = getattr(obj, "aclose", None) or obj.close
+    await closer()
+
+
 class RedisBroker(Broker):
     """Carries publications between processes through Redis pub/sub.
 
@@ -129,7 +135,7 @@ class RedisBroker(Broker):
         self._tasks = ()
         if self._client is not None:
             try:
-                await self._client.aclose()
+                await _aclose(self._client)
             except Exception:
                 pass
             self._client = None
@@ -209,7 +215,7 @@ class RedisBroker(Broker):
                 self._down("reader", e)
             finally:
                 try:
-                    await pubsub.aclose()
+                    await _aclose(pubsub)
                 except Exception:
                     pass
             await asyncio.sleep(delay)
