@@ -92,7 +92,8 @@ def test_expiry_after_disconnect_delay(recorder_server):
     s = sid()
     url = srv.url + "/echo/000/" + s
     assert requests.post(url + "/xhr").content == b"o\n"
-    assert len(Recorder.opened) == 1
+    # on_open runs right after the o frame went out: wait for it.
+    assert wait_for(lambda: len(Recorder.opened) == 1)
     # Messages sent while no receiver is attached wait, in order.
     requests.post(url + "/xhr_send", data='["1","2"]')
     requests.post(url + "/xhr_send", data='["3"]')
@@ -106,7 +107,7 @@ def test_expiry_after_disconnect_delay(recorder_server):
     # The id is free again: a new session opens.
     assert requests.post(url + "/xhr_send", data='["x"]').status_code == 404
     assert requests.post(url + "/xhr").content == b"o\n"
-    assert len(Recorder.opened) == 2
+    assert wait_for(lambda: len(Recorder.opened) == 2)
     time.sleep(0.3)
     assert len(Recorder.closed) == 1  # on_close ran once for the first session
 
