@@ -27,7 +27,16 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test]"
 
-# Node packages (pinned by package-lock.json).
+# Node packages (pinned by package-lock.json). The real-client tests need
+# Node.js 20+ (playwright-core's floor); without it they fail, so say why now.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "scripts/test.sh: Node.js 20+ and npm are required (real sockjs-client tests)" >&2
+  exit 1
+fi
+node -e 'process.exit(parseInt(process.versions.node, 10) >= 20 ? 0 : 1)' || {
+  echo "scripts/test.sh: Node.js 20+ required, found $(node --version)" >&2
+  exit 1
+}
 if [ -f package.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
