@@ -288,3 +288,37 @@ def test_heartbeats_on_polling(fast_server, transport):
         assert requests.get(url + "/jsonp?c=f").content == b'/**/f("o");\r\n'
         for _ in range(2):
             assert requests.get(url + "/jsonp?c=f", timeout=5).content == b'/**/f("h");\r\n'
+
+
+@pytest.mark.parametrize("stream", STREAMS, ids=IDS)
+@pytest.mark.parametrize("keepalive", [True, False])
+def test_http10_streams_end_with_the_connection(test_server, stream, keepalive):
+    c = RawHTTP(test_server.port)
+    with c:
+        resp = c.request(stream.method, "/close/000/%s/%s%s" % (sid(), stream.name, stream.query),
+                         {"Connection": "Keep-Alive"} if keepalive else {}, version="1.0")
+        assert resp.status == 200
+        assert resp.get("Transfer-Encoding") is None
+        assert resp.get("Content-Length") is None
+        body = c.read_to_eof()  # the server closes after the last frame
+        expected_tail = stream.wrap("o") + stream.wrap('c[3000,"Go away!"]')
+        assert body.endswith(expected_tail)
+        prelude = body[:-len(expected_tail)]
+        if stream is HTMLFILE:
+            assert prelude.decode().strip() == HTMLFILE_HEAD % "cb"
+        else:
+            assert prelude == stream.prelude("cb")
+
+
+@pytest.mark.parametrize("stream", STREAMS, ids=IDS)
+def test_http10_stream_ends_at_the_response_limit(test_server, stream):
+    s = sid()
+    c = RawHTTP(test_server.port)
+    with c:
+        resp = c.request(stream.method, "/echo/000/%s/%s%s" % (s, stream.name, stream.query), version="1.0")
+        assert resp.status == 200
+        msg = "z" * 5000
+        assert c.read_exactly(1) in (b"h", b"\r", b"<")
+        send(test_server.url + "/echo/000/" + s, msg)
+        body = c.read_to_eof()
+        assert body.endswith(stream.wrap('a["%s"]' % msg))
