@@ -150,6 +150,30 @@ def test_channels_in_one_process(make_server: Any) -> None:
             cl.close()
 
 
+class OwnChannelsConnection(SockJSConnection):
+    """A 1.x application with its own ``self.channels`` attribute."""
+
+    def on_open(self, info: Any) -> None:
+        self.channels = {"mine": True}  # type: ignore[assignment,misc]
+        self.subscribe("chat")
+
+    def on_message(self, message: str) -> None:
+        self.send(json.dumps(sorted(self.channels)))
+
+
+def test_a_1x_connection_may_keep_its_own_channels_attribute(make_server: Any) -> None:
+    srv = make_server(router_app(OwnChannelsConnection, "/chat", {"heartbeat_delay": 1}))
+    cl = WebSocketClient(srv.url).start()
+    try:
+        cl.send("x")
+        wait_for(lambda: cl.snapshot() == ['["mine"]'])
+        router = router_of(srv)
+        srv.call(router.publish, "chat", "still-subscribed")
+        wait_for(lambda: cl.payloads("still") == ["still-subscribed"])
+    finally:
+        cl.close()
+
+
 def test_publish_all_reaches_raw_websocket(make_server: Any) -> None:
     srv = make_server(router_app(SubConnection, "/chat", {"heartbeat_delay": 1}))
     raw = websocket.create_connection(srv.ws_url + "/chat/websocket", timeout=5)

@@ -6,12 +6,29 @@ once, however the session ended. Each handler may be a plain method or an
 ``async def``; coroutines are awaited, and the next message of the same
 session waits until the previous handler finished.
 """
-from typing import TYPE_CHECKING, Any, FrozenSet, Iterable, Optional
+from typing import TYPE_CHECKING, Any, FrozenSet, Iterable, Optional, overload
 
 if TYPE_CHECKING:  # pragma: no cover
     from sockjs.tornado.session import BaseSession, CloseReason, ConnectionInfo
 
 __all__ = ["SockJSConnection"]
+
+
+class _SubscribedChannels:
+    """``conn.channels``. No ``__set__`` on purpose: a 1.x subclass that
+    assigns its own ``self.channels`` keeps working (its value shadows
+    this one)."""
+
+    @overload
+    def __get__(self, conn: None, owner: Any) -> "_SubscribedChannels": ...
+
+    @overload
+    def __get__(self, conn: "SockJSConnection", owner: Any) -> FrozenSet[str]: ...
+
+    def __get__(self, conn: "Optional[SockJSConnection]", owner: Any) -> Any:
+        if conn is None:
+            return self
+        return conn.session.server.channels.channels_of(conn.session)
 
 
 class SockJSConnection:
@@ -73,13 +90,10 @@ class SockJSConnection:
         """
         self.session.server.channels.unsubscribe(self.session, channel)
 
-    @property
-    def channels(self) -> FrozenSet[str]:
-        """The channels this connection is subscribed to.
-
-        .. versionadded:: 2.0
-        """
-        return self.session.server.channels.channels_of(self.session)
+    #: The channels this connection is subscribed to (a frozenset).
+    #:
+    #: .. versionadded:: 2.0
+    channels = _SubscribedChannels()
 
     def publish(self, channel: str, message: Any) -> None:
         """``router.publish``: send ``message`` to every subscriber of
