@@ -322,3 +322,19 @@ def test_http10_stream_ends_at_the_response_limit(test_server, stream):
         send(test_server.url + "/echo/000/" + s, msg)
         body = c.read_to_eof()
         assert body.endswith(stream.wrap('a["%s"]' % msg))
+
+
+def test_htmlfile_message_cannot_end_the_script(test_server):
+    s = sid()
+    c, resp = HTMLFILE.open(test_server.port, "/echo", s)
+    with c:
+        read_prelude(HTMLFILE, c)
+        assert c.read_chunk() == HTMLFILE.wrap("o")
+        evil = "</script><script>alert(1)</script><!--"
+        send(test_server.url + "/echo/000/" + s, evil)
+        chunk = c.read_chunk().decode()
+        assert chunk.startswith("<script>\np(") and chunk.endswith(");\n</script>\r\n")
+        inner = chunk[len("<script>\np("):-len(");\n</script>\r\n")]
+        assert "<" not in inner
+        # The page's p() receives exactly the frame.
+        assert json.loads(inner) == 'a[%s]' % json.dumps(evil)

@@ -35,7 +35,11 @@ class HtmlFileTransport(CallbackMixin, StreamingTransportBase):
         return (head + " " * max(0, 1025 - len(head)) + "\r\n").encode("utf-8")
 
     def wrap_frame(self, frame: str) -> bytes:
-        return ("<script>\np(%s);\n</script>\r\n" % proto.encode_message(frame)).encode("utf-8")
+        # "<" escaped: a message holding "</script>" must not end the
+        # script element early (another client's message would run as HTML
+        # on this origin). The client's string is the same.
+        encoded = proto.encode_message(frame).replace("<", "\\u003c")
+        return ("<script>\np(%s);\n</script>\r\n" % encoded).encode("utf-8")
 
     async def get(self, session_id: str) -> None:
         await self.serve(session_id)
