@@ -65,6 +65,9 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
   '--disable-quic',
   '--disable-dev-shm-usage',
+  // No crashpad helper: it double-forks, outliving the browser as a zombie.
+  '--disable-breakpad',
+  '--disable-crash-reporter',
 ];
 
 async function runPage(browser, cmd) {
