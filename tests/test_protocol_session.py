@@ -1,6 +1,7 @@
 """PROTOCOL.md sections 5 and 9: session life (expiry, on_close once,
 queueing), ``disabled_transports``, and timers that work whatever loop the
 router was built under."""
+import json
 import os
 import subprocess
 import sys
@@ -204,3 +205,79 @@ def test_router_built_before_the_loop_still_sweeps():
         proc.kill()
         proc.wait(5)
         proc.stdout.close()
+
+
+class GreetThenClose(Echo):
+    def on_open(self, info):  # type: ignore[no-untyped-def]
+        self.send("hello")
+        if info.get_argument("close") or "/close/" in info.path:
+            self.send("bye")
+            self.close(3001, "done")
+
+
+@pytest.fixture
+def greet_server(make_server):
+    def app():
+        from sockjs.tornado import SockJSRouter
+        from tornado import web
+        a = SockJSRouter(GreetThenClose, "/greet", {"jsessionid": False})
+        b = SockJSRouter(GreetThenClose, "/close", {"jsessionid": False})
+        return web.Application(a.urls + b.urls)
+    return make_server(app)
+
+
+def test_messages_from_on_open_follow_the_o_frame(greet_server):
+    srv = greet_server
+    url = srv.url + "/greet/000/" + sid()
+    assert requests.post(url + "/xhr").content == b"o\n"
+    assert requests.post(url + "/xhr").content == b'a["hello"]\n'
+    c = RawHTTP(srv.port)
+    with c:
+        c.request("POST", "/greet/000/%s/xhr_streaming" % sid())
+        c.read_chunk()
+        assert c.read_chunk() == b"o\n"
+        assert c.read_chunk() == b'a["hello"]\n'
+    ws = websocket.create_connection(srv.ws_url + "/greet/000/%s/websocket" % sid(), timeout=5)
+    try:
+        assert ws.recv() == "o"
+        assert ws.recv() == 'a["hello"]'
+    finally:
+        ws.close()
+
+
+def test_messages_then_close_from_on_open(greet_server):
+    srv = greet_server
+    url = srv.url + "/close/000/" + sid()
+    assert requests.post(url + "/xhr").content == b"o\n"
+    assert requests.post(url + "/xhr").content == b'a["hello","bye"]\n'
+    assert requests.post(url + "/xhr").content == b'c[3001,"done"]\n'
+    assert requests.post(url + "/xhr").content == b'c[3001,"done"]\n'
+    c = RawHTTP(srv.port)
+    with c:
+        c.request("POST", "/close/000/%s/xhr_streaming" % sid())
+        c.read_chunk()
+        assert c.read_chunk() == b"o\n"
+        assert c.read_chunk() == b'a["hello","bye"]\n'
+        assert c.read_chunk() == b'c[3001,"done"]\n'
+        assert c.read_chunk() == b""
+    ws = websocket.create_connection(srv.ws_url + "/close/000/%s/websocket" % sid(), timeout=5)
+    try:
+        assert ws.recv() == "o"
+        got = []
+        frame = ws.recv()
+        while frame.startswith("a"):
+            got.extend(json.loads(frame[1:]))
+            frame = ws.recv()
+        assert got == ["hello", "bye"]
+        assert frame == 'c[3001,"done"]'
+    finally:
+        ws.close()
+    raw = websocket.create_connection(srv.ws_url + "/close/websocket", timeout=5)
+    try:
+        assert raw.recv() == "hello"
+        assert raw.recv() == "bye"
+        opcode, data = raw.recv_data(control_frame=True)
+        assert opcode == websocket.ABNF.OPCODE_CLOSE
+        assert data == b"\x0b\xb9done"
+    finally:
+        raw.close()

@@ -22,7 +22,7 @@ import inspect
 import logging
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Iterable, List, NamedTuple, Optional, Type
+from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Iterable, List, NamedTuple, Optional, Tuple, Type
 
 from tornado.web import HTTPError
 
@@ -180,6 +180,8 @@ class BaseSession:
         self._idle_waiters: List["asyncio.Future[None]"] = []
         self._close_pending = False
         self._on_close_task: "Optional[asyncio.Future[None]]" = None
+        self._threadsafe_calls: Deque[Tuple[Callable[..., Any], Tuple[Any, ...]]] = deque()
+        self._threadsafe_scheduled = False
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         try:
             self._loop = asyncio.get_running_loop()
@@ -227,11 +229,39 @@ class BaseSession:
 
     def call_threadsafe(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` on this session's event loop; safe from any
-        thread, in call order."""
+        thread, in call order.
+
+        Calls made while earlier ones wait are run together in one loop
+        callback, as one batch: the loop is woken once, not per call, and
+        the messages they send leave in one frame.
+        """
         loop = self._loop
         if loop is None:
             raise RuntimeError("session has no event loop yet")
-        loop.call_soon_threadsafe(fn, *args)
+        # deque.append and the flag are atomic under the GIL; the drain
+        # clears the flag before it empties the deque, so a call that
+        # misses one drain always schedules the next.
+        self._threadsafe_calls.append((fn, args))
+        if not self._threadsafe_scheduled:
+            self._threadsafe_scheduled = True
+            loop.call_soon_threadsafe(self._run_threadsafe_calls)
+
+    def _run_threadsafe_calls(self) -> None:
+        self._threadsafe_scheduled = False
+        calls = self._threadsafe_calls
+        # Only what is here now: calls added meanwhile have scheduled the
+        # next drain, so busy threads cannot keep the loop in this one.
+        count = len(calls)
+        self._begin_batch()
+        try:
+            for _ in range(count):
+                fn, args = calls.popleft()
+                try:
+                    fn(*args)
+                except Exception:
+                    log.exception("call from another thread failed: %r", fn)
+        finally:
+            self._end_batch()
 
     # -- opening ----------------------------------------------------------
 
@@ -612,7 +642,14 @@ class Session(BaseSession, SessionMixin):
     def _send_close(self, code: int, message: str) -> None:
         handler = self.handler
         if handler is not None:
-            self.flush()
+            if self._queue:
+                # Out ahead of the close frame even while a streaming
+                # receiver is still flushing (not ``ready``): messages sent
+                # just before a close must not be lost.
+                frame = proto.message_frame(self._queue)
+                self._queue = []
+                self._queued_bytes = 0
+                self._write(frame)
             if self.handler is handler:
                 self.handler = None
                 self.promote()
