@@ -15,12 +15,17 @@ The page (``tests/browser/pages/transport.html``) forces one transport with
 the client's ``transports`` option, waits for two heartbeats, sends a burst
 of awkward messages to ``/echo`` and expects them back complete and in
 order, closes with 1000, then opens ``/close`` and expects 3000 "Go away!".
+Also: with nothing forced the client picks websocket, or xhr-streaming
+where the server disables websocket; and with JSESSIONID on
+(``/cookie_needed_echo``) the HTTP transports still work across origins.
+
 All pages run in one browser, a few at a time, once per module; each test
 checks one result.
 """
 import json
 import time
 from typing import Any, Dict, Iterator, List, Tuple
+from urllib.parse import urlencode
 
 import pytest
 import test_server
@@ -64,6 +69,15 @@ MESSAGES = [
 # iframe-htmlfile instead. Forcing it cross-origin leaves no transport.
 NOT_OFFERED = {("htmlfile", "cross")}
 
+# Nothing forced: what the client picks in Chromium, per service.
+DEFAULT_CHOICE = {"/echo": "websocket", "/disabled_websocket_echo": "xhr-streaming"}
+
+# JSESSIONID on (cookie_needed): the HTTP transports, across origins.
+COOKIE_TRANSPORTS = ["xhr-streaming", "eventsource", "xhr-polling", "iframe-xhr-polling",
+                     "jsonp-polling"]
+
+Key = Tuple[str, str, str]
+
 
 def _app() -> web.Application:
     # A relative sockjs_url: the iframe page is served by this very server,
@@ -91,23 +105,37 @@ def _attached_receivers(app: web.Application) -> List[str]:
     return sorted(set(found))
 
 
+def _pages() -> List[Tuple[Key, str, Dict[str, str]]]:
+    """(key, place, page query) for every page of the module."""
+    pages = []
+    for place in PLACES:
+        for transport in TRANSPORTS:
+            pages.append((("forced", transport, place), place, {"transport": transport}))
+        for service in DEFAULT_CHOICE:
+            pages.append((("default", service, place), place, {"echo": service}))
+    for transport in COOKIE_TRANSPORTS:
+        pages.append((("cookie", transport, "cross"), "cross",
+                      {"transport": transport, "echo": "/cookie_needed_echo"}))
+    return pages
+
+
 @pytest.fixture(scope="module")
-def results() -> Iterator[Dict[Tuple[str, str], PageResult]]:
-    """Run every (transport, place) page once, in one browser."""
+def results() -> Iterator[Dict[Key, PageResult]]:
+    """Run every page once, in one browser."""
     errors_before = len(_errors.records)
     sockjs_server = ServerThread(_app)
     page_server = ServerThread(_page_app)
     try:
         with Browser(max_pages=4) as browser:
-            specs: List[Tuple[str, str]] = [(t, p) for p in PLACES for t in TRANSPORTS]
+            keys = []
             urls = []
-            for transport, place in specs:
+            for key, place, query in _pages():
                 origin = sockjs_server.url if place == "same" else page_server.url
-                urls.append((
-                    "%s/pages/transport.html?transport=%s&server=%s&heartbeats=%d"
-                    % (origin, transport, sockjs_server.url, HEARTBEATS),
-                    {"timeout": 40, "progress": "window.__progress"}))
-            outcome = dict(zip(specs, browser.run_many(urls)))
+                query = dict(query, server=sockjs_server.url, heartbeats=str(HEARTBEATS))
+                keys.append(key)
+                urls.append(("%s/pages/transport.html?%s" % (origin, urlencode(query)),
+                             {"timeout": 40, "progress": "window.__progress"}))
+            outcome = dict(zip(keys, browser.run_many(urls)))
         # Chromium is gone, so every socket it had is closed: no session
         # may still hold a receiver (a poll the server thinks is pending).
         deadline = time.monotonic() + 5
@@ -122,6 +150,14 @@ def results() -> Iterator[Dict[Tuple[str, str], PageResult]]:
     # before the tests): nothing the real client did may be an ERROR.
     logged = ["%s: %s" % (r.name, r.getMessage()) for r in _errors.records[errors_before:]]
     assert not logged, "server logged ERROR while serving the pages:\n" + "\n".join(logged)
+
+
+def _outcome(res: PageResult) -> Dict[str, Any]:
+    assert res.ok, res.describe()
+    assert not res.errors, res.describe()
+    out: Dict[str, Any] = res.result
+    assert out["version"] == "1.6.1", res.describe()
+    return out
 
 
 def _short(value: Any) -> str:
@@ -156,17 +192,34 @@ def _check_close(record: Dict[str, Any], transport: str, res: PageResult) -> Non
 
 @pytest.mark.parametrize("place", PLACES)
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_transport(results: Dict[Tuple[str, str], PageResult], transport: str, place: str) -> None:
-    res = results[(transport, place)]
-    assert res.ok, res.describe()
-    assert not res.errors, res.describe()
-    out = res.result
-    assert out["version"] == "1.6.1", res.describe()
+def test_transport(results: Dict[Key, PageResult], transport: str, place: str) -> None:
+    res = results[("forced", transport, place)]
+    out = _outcome(res)
     if (transport, place) in NOT_OFFERED:
         for record in (out["echo"], out["close"]):
             assert not record["opened"]
             assert record["close"]["code"] == 2000, res.describe()
             assert record["close"]["reason"] == "All transports failed"
         return
+    _check_echo(out["echo"], transport, res)
+    _check_close(out["close"], transport, res)
+
+
+@pytest.mark.parametrize("place", PLACES)
+@pytest.mark.parametrize("service", sorted(DEFAULT_CHOICE))
+def test_client_default_choice(results: Dict[Key, PageResult], service: str, place: str) -> None:
+    """With no ``transports`` option Chromium takes websocket, and
+    xhr-streaming where the server disables websocket."""
+    res = results[("default", service, place)]
+    out = _outcome(res)
+    _check_echo(out["echo"], DEFAULT_CHOICE[service], res)
+    _check_close(out["close"], "websocket", res)
+
+
+@pytest.mark.parametrize("transport", COOKIE_TRANSPORTS)
+def test_cookie_needed_cross_origin(results: Dict[Key, PageResult], transport: str) -> None:
+    """JSESSIONID on (``cookie_needed``) does not stop a cross-origin page."""
+    res = results[("cookie", transport, "cross")]
+    out = _outcome(res)
     _check_echo(out["echo"], transport, res)
     _check_close(out["close"], transport, res)
