@@ -118,8 +118,13 @@ class Receiver(Protocol):
     meanwhile leaves in one frame.
     """
 
-    transport_name: str
-    ready: bool
+    @property
+    def transport_name(self) -> str:
+        """The transport's name, as ``stats`` and settings spell it."""
+
+    @property
+    def ready(self) -> bool:
+        """Whether a frame may be written now."""
 
     def send_frame(self, frame: str, shared: "Optional[Broadcast]" = None) -> None:
         """Write one frame. A polling receiver ends its response after it

@@ -59,14 +59,16 @@ class SessionContainer:
     def remove(self, session_id: Any) -> bool:
         """Forget a session (by id, or the session object itself), calling
         its ``on_delete(forced=True)``. Returns whether it was there."""
+        session: Any
         if isinstance(session_id, str):
             session = self._items.pop(session_id, None)
         else:
             session = session_id
+            sid = session.session_id
             if session in self._unnamed:
                 self._unnamed.discard(session)
-            elif session.session_id is not None and self._items.get(session.session_id) is session:
-                del self._items[session.session_id]
+            elif sid is not None and self._items.get(sid) is session:
+                del self._items[sid]
             else:
                 session = None
         if session is None:
@@ -77,8 +79,9 @@ class SessionContainer:
     def discard(self, session: Any) -> None:
         """Forget ``session`` without calling anything."""
         self._unnamed.discard(session)
-        if session.session_id is not None and self._items.get(session.session_id) is session:
-            del self._items[session.session_id]
+        sid = session.session_id
+        if sid is not None and self._items.get(sid) is session:
+            del self._items[sid]
 
     def expire(self, current_time: Optional[float] = None) -> None:
         """One sweep: heartbeats, liveness and expiry of every session."""

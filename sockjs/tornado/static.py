@@ -3,7 +3,7 @@
 import hashlib
 import json
 import secrets
-from typing import Any, Dict
+from typing import Any, Dict, Optional, Tuple
 
 from sockjs.tornado.basehandler import BaseHandler
 
@@ -71,9 +71,9 @@ class IFrameHandler(BaseHandler):
     """``P/iframe.html`` and ``P/iframe-<version>.html``: the page that
     bootstraps the iframe-based transports; cacheable, with an ETag."""
 
-    def initialize(self, server: Any) -> None:  # type: ignore[override]
+    def initialize(self, server: Any) -> None:
         super().initialize(server)
-        cached = getattr(server, "_iframe_cache", None)
+        cached: "Optional[Tuple[bytes, str]]" = getattr(server, "_iframe_cache", None)
         if cached is None:
             body = iframe_page(server.settings["sockjs_url"])
             cached = (body, '"%s"' % hashlib.md5(body).hexdigest())

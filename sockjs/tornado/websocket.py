@@ -445,7 +445,7 @@ class SockJSWebSocketHandler(BaseHandler):
             return
         # Bytes Tornado read past the request head belong to the new reader,
         # ahead of anything still in the socket.
-        buffered = bytes(stream._read_buffer[:stream._read_buffer_size])  # type: ignore[attr-defined]
+        buffered = bytes(stream._read_buffer[:stream._read_buffer_size])
         try:
             if stream.closed() or stream.socket is None:
                 raise OSError("closed")
@@ -466,4 +466,4 @@ class SockJSWebSocketHandler(BaseHandler):
             log.debug("websocket client went away during the handshake")
             sock.close()
             return
-        transport.set_write_buffer_limits(high=256 * 1024)  # type: ignore[attr-defined]
+        transport.set_write_buffer_limits(high=256 * 1024)

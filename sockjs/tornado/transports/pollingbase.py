@@ -23,7 +23,7 @@ class PollingTransportBase(PreflightHandler, BaseTransportMixin):
     #: Whether the answer carries CORS headers (the XHR transports).
     cors = True
 
-    def initialize(self, server: Any) -> None:  # type: ignore[override]
+    def initialize(self, server: Any) -> None:
         super().initialize(server)
         self.session: Optional[Session] = None
         self._done: Optional["asyncio.Future[None]"] = None

@@ -15,7 +15,7 @@ class StreamingTransportBase(PollingTransportBase):
     written the receiver is not ``ready``; the session keeps queueing, and
     everything queued meanwhile leaves in one frame once it is."""
 
-    def initialize(self, server: Any) -> None:  # type: ignore[override]
+    def initialize(self, server: Any) -> None:
         super().initialize(server)
         self.amount_limit = server.settings["response_limit"]
         self._sent = 0
@@ -31,7 +31,7 @@ class StreamingTransportBase(PollingTransportBase):
             # connection, whatever keep-alive the client asked for.
             self._headers["Connection"] = "close"
         if self.server.settings["disable_nagle"]:
-            stream = self.request.connection.stream  # type: ignore[attr-defined]
+            stream = getattr(self.request.connection, "stream", None)
             if stream is not None:
                 stream.set_nodelay(True)
         prelude = self.prelude()
@@ -76,7 +76,7 @@ class StreamingTransportBase(PollingTransportBase):
     def _finish_stream(self) -> None:
         fut = self.finish()
         if self.request.version == "HTTP/1.0":
-            connection = self.request.connection
-            fut.add_done_callback(lambda f: connection.close())  # type: ignore[attr-defined]
+            connection: Any = self.request.connection
+            fut.add_done_callback(lambda f: connection.close())
         self._end()
 

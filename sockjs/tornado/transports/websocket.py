@@ -116,7 +116,7 @@ class WebSocketReceiver(BaseTransportMixin):
         conn = self.conn
         if conn is None or self._ping_timeout is None or conn.ping_sent_at is None:
             return True
-        return now - conn.ping_sent_at < self._ping_timeout
+        return bool(now - conn.ping_sent_at < self._ping_timeout)
 
 
 #: How a session whose websocket the client ended is closed.
