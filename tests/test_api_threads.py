@@ -95,3 +95,22 @@ def test_close_threadsafe_from_a_thread(worker_server):
     conn.send_threadsafe("late")
     conn.close_threadsafe()
     assert worker_server.call(lambda: conn.is_closed) is True
+
+
+def test_threadsafe_sends_queued_meanwhile_leave_in_one_frame(worker_server):
+    import time
+    ws = WsClient(worker_server.ws_url + "/w", "ws3", query="tag=b")
+    conn = wait_for(lambda: worker_server.call(lambda: Worker.instances.get("b")))
+    started = threading.Event()
+
+    def busy_loop():
+        started.set()
+        time.sleep(0.3)  # the loop is busy: thread calls pile up
+    worker_server.loop.call_soon_threadsafe(busy_loop)
+    started.wait(5)
+    for i in range(50):
+        conn.send_threadsafe("q%d" % i)
+    kind, data = ws.recv_frame()
+    # One wake-up of the loop, one batch, one frame.
+    assert (kind, data) == ("a", ["q%d" % i for i in range(50)])
+    ws.close()
