@@ -148,6 +148,8 @@ class RawHTTP:
 
 def read_body(conn: RawHTTP, resp: RawResponse) -> bytes:
     """The whole body of a response whose head was read."""
+    if resp.status in (204, 304) or resp.status < 200:
+        return b""
     if (resp.get("Transfer-Encoding") or "").lower() == "chunked":
         chunks = []
         while True:

@@ -309,3 +309,12 @@ def test_http11_streaming_is_chunked(test_server):
         # The connection stays usable.
         resp = c.request("GET", "/echo")
         assert read_body(c, resp) == b"Welcome to SockJS!\n"
+
+
+@pytest.mark.parametrize("path", ["/abc/abc/eventsource", "/abc/abc/htmlfile", "/abc/abc/jsonp"])
+def test_preflight_of_get_transports_allows_get(test_server, path):
+    r = requests.options(test_server.url + "/echo" + path, headers={"Origin": "test"})
+    assert r.status_code in (200, 204)
+    assert r.headers["Access-Control-Allow-Methods"] == "OPTIONS, GET"
+    assert r.headers["Cache-Control"] == "public, max-age=31536000"
+    assert r.content == b""

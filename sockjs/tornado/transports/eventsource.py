@@ -9,6 +9,7 @@ class EventSourceTransport(StreamingTransportBase):
     Frames are JSON, so they never hold a raw CR or LF."""
 
     name = "eventsource"
+    access_methods = "OPTIONS, GET"
     content_type = "text/event-stream"
     # sockjs-client 1.x opens EventSource straight at the server, also from
     # other origins: without CORS headers the browser drops the stream.

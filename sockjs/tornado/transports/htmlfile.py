@@ -26,6 +26,7 @@ class HtmlFileTransport(CallbackMixin, StreamingTransportBase):
     """``GET P/<server>/<session>/htmlfile?c=<callback>``."""
 
     name = "htmlfile"
+    access_methods = "OPTIONS, GET"
     content_type = "text/html; charset=UTF-8"
     cors = False
 

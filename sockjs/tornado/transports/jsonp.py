@@ -14,6 +14,7 @@ class JSONPTransport(CallbackMixin, PollingTransportBase):
     ``/**/callback("frame");``, then the response ends."""
 
     name = "jsonp"
+    access_methods = "OPTIONS, GET"
     cors = False
 
     def set_transport_headers(self) -> None:
