@@ -4,9 +4,10 @@ JSESSIONID, preflight answers, and quiet handling of clients that go away
 import logging
 import time
 from email.utils import formatdate
+from http.client import responses
 from typing import TYPE_CHECKING, Any, Optional
 
-from tornado import httputil, iostream, web
+from tornado import iostream, web
 from tornado.log import access_log
 
 from sockjs.tornado.session import ConnectionInfo
@@ -29,7 +30,7 @@ class BaseHandler(web.RequestHandler):
 
     server: "SockJSRouter"
 
-    def initialize(self, server: "SockJSRouter") -> None:  # type: ignore[override]
+    def initialize(self, server: "SockJSRouter") -> None:
         self.server = server
 
     def set_default_headers(self) -> None:
@@ -116,7 +117,7 @@ class BaseHandler(web.RequestHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         # Tornado's HTML error pages are not ours to send; keep it short.
         self._headers["Content-Type"] = "text/plain; charset=UTF-8"
-        self.finish("%d %s" % (status_code, httputil.responses.get(status_code, "Error")))
+        self.finish("%d %s" % (status_code, responses.get(status_code, "Error")))
 
     def _log(self) -> None:
         # Tornado logs every 5xx as an ERROR; the protocol answers some

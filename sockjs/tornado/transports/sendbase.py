@@ -36,7 +36,8 @@ class SendHandlerBase(PreflightHandler):
             self._refuse_size()
             return
         # Tornado's own ceiling, as a second line for chunked bodies.
-        self.request.connection.set_max_body_size(limit + 65536)  # type: ignore[attr-defined]
+        connection: Any = self.request.connection
+        connection.set_max_body_size(limit + 65536)
 
     def _refuse_size(self) -> None:
         self._too_big = True
