@@ -120,6 +120,13 @@ class BaseHandler(web.RequestHandler):
         self.finish("%d %s" % (status_code, responses.get(status_code, "Error")))
 
     def _log(self) -> None:
+        if ("log_function" not in self.application.settings and self.get_status() >= 500
+                and self._client_gone()):
+            # Tornado turns a client that vanished mid-request into a 500
+            # it cannot even send: not an error of ours.
+            access_log.debug("%d %s %.2fms (client went away)", self.get_status(),
+                             self._request_summary(), 1000.0 * self.request.request_time())
+            return
         # Tornado logs every 5xx as an ERROR; the protocol answers some
         # client mistakes (bad callback, broken JSON) with 500.
         if (self._client_error and self.get_status() >= 500
@@ -128,6 +135,11 @@ class BaseHandler(web.RequestHandler):
                                self._request_summary(), 1000.0 * self.request.request_time())
             return
         super()._log()
+
+    def _client_gone(self) -> bool:
+        connection = self.request.connection
+        stream = getattr(connection, "stream", None)
+        return connection is not None and (stream is None or stream.closed())
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         # A client that went away is not an error of ours.

@@ -87,6 +87,9 @@ class SendHandlerBase(PreflightHandler):
 
     def on_connection_close(self) -> None:
         self._chunks = []
+        # Ends the wait for the rest of the body (else the request would
+        # hang for ever, holding this handler).
+        super().on_connection_close()
 
 
 def form_field(body: bytes, name: str) -> Optional[bytes]:
