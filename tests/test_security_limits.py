@@ -246,3 +246,74 @@ def test_streaming_reader_that_stops_reading(server, caplog):
         assert Amplify.closed[-1] == (1013, "Send queue overflow", "server")
     finally:
         s.close()
+
+
+# -- bad frames and bad handshakes (the rest of docs/security.rst's table) -----
+
+@pytest.mark.parametrize("frame, code", [
+    (bytes([0x81, 0x02]) + b"hi", 1002),                      # not masked
+    (bytes([0xC1, 0x80]) + b"mask", 1002),                    # reserved bit
+    (bytes([0x09, 0x80]) + b"mask", 1002),                    # fragmented ping
+    (bytes([0x83, 0x80]) + b"mask", 1002),                    # unknown opcode
+    (bytes([0x80, 0x80]) + b"mask", 1002),                    # continuation without start
+])
+def test_bad_frames_close_1002(server, frame, code):
+    ws = RawWS(server.port, "/a/websocket")
+    try:
+        ws.sock.sendall(frame)
+        frames = ws.recv_until(lambda f: f[0] == wsproto.OP_CLOSE)
+        assert frames and frames[-1][1][:2] == code.to_bytes(2, "big")
+    finally:
+        ws.close()
+
+
+def test_invalid_utf8_closes_1007(server):
+    ws = RawWS(server.port, "/a/websocket")
+    try:
+        ws.send_frame(wsproto.OP_TEXT, b"\xff\xfe")
+        frames = ws.recv_until(lambda f: f[0] == wsproto.OP_CLOSE)
+        assert frames[-1][1][:2] == (1007).to_bytes(2, "big")
+    finally:
+        ws.close()
+
+
+def test_broken_json_on_websocket_ends_connection(server):
+    ws = RawWS(server.port, "/a/000/bj/websocket")
+    try:
+        assert ws.recv_frames()[0][1] == b"o"
+        ws.send_text('["a", ')
+        assert ws.recv_frames(timeout=5) == []  # EOF: the connection ended
+    finally:
+        ws.close()
+    assert wait_for(lambda: server.call(lambda: len(router(server).sessions)) == 0)
+
+
+@pytest.mark.parametrize("headers, status, body", [
+    ("", 400, b'Can "Upgrade" only to "WebSocket".'),
+    ("Upgrade: websocket\r\n", 400, b'"Connection" must be "Upgrade".'),
+    ("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x\r\nSec-WebSocket-Version: 99\r\n",
+     426, None),
+])
+def test_bad_handshakes(server, headers, status, body):
+    s = connect(server.port)
+    try:
+        s.sendall(b"GET /a/000/h/websocket HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                  if "Connection" not in headers else b"GET /a/000/h/websocket HTTP/1.1\r\nHost: x\r\n")
+        s.sendall(headers.encode() + b"\r\n")
+        got, hdrs, rest = read_head(s)
+        assert got == status
+        if body is not None:
+            while len(rest) < int(hdrs.get("content-length", 0)):
+                rest += s.recv(4096)
+            assert rest == body
+        if status == 426:
+            assert hdrs["sec-websocket-version"] == "13"
+    finally:
+        s.close()
+
+
+def test_post_to_websocket_is_405(server):
+    r = requests.post(server.url + "/a/000/h/websocket", timeout=5)
+    assert r.status_code == 405
+    assert r.headers["Allow"] == "GET"
+    assert r.content == b"" and "Content-Type" not in r.headers
