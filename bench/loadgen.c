@@ -60,10 +60,12 @@ static double now(void) {
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* utime + stime of this process, in seconds, from /proc/self/stat. */
-static double cpu_secs(void) {
-    char buf[1024];
-    FILE *f = fopen("/proc/self/stat", "r");
+/* utime + stime of a process (0: this one), in seconds, from /proc/<pid>/stat. */
+static double cpu_secs_of(int pid) {
+    char buf[1024], path[64];
+    if (pid) snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    else snprintf(path, sizeof path, "/proc/self/stat");
+    FILE *f = fopen(path, "r");
     if (!f) return 0;
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
@@ -83,11 +85,18 @@ static double cpu_secs(void) {
     return (double)(ut + st) / sysconf(_SC_CLK_TCK);
 }
 
-static double g_t0, g_c0;
-static void window_start(void) { g_t0 = now(); g_c0 = cpu_secs(); }
+static double cpu_secs(void) { return cpu_secs_of(0); }
+
+/* The measured window: wall time, our CPU, and the server's CPU (spid=),
+ * whose CPU seconds per operation do not depend on what else the machine
+ * runs, unlike operations per wall second. */
+static double g_t0, g_c0, g_s0, g_server_cpu;
+static int g_spid;
+static void window_start(void) { g_t0 = now(); g_c0 = cpu_secs(); g_s0 = g_spid ? cpu_secs_of(g_spid) : 0; }
 static double window_cpu(double *elapsed) {
     double t = now() - g_t0;
     *elapsed = t;
+    g_server_cpu = g_spid ? cpu_secs_of(g_spid) - g_s0 : 0;
     return t > 0 ? (cpu_secs() - g_c0) / t : 0;
 }
 
@@ -502,8 +511,8 @@ static void mode_ws_echo(void) {
         while (now() < drain) { int busy = 0; for (int i = 0; i < n; i++) busy |= g_conns[i].inflight && g_conns[i].fd >= 0; if (!busy) break; poll_once(5); }
         qsort(g_lat, g_nlat, sizeof(double), cmpd);
         double p50 = g_nlat ? g_lat[g_nlat / 2] * 1000 : -1, p99 = g_nlat ? g_lat[(long)(g_nlat * 0.99)] * 1000 : -1;
-        printf("{\"mode\":\"ws_latency\",\"conns\":%d,\"rate\":%.0f,\"n\":%ld,\"skipped\":%ld,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"cpu\":%.3f,\"secs\":%.2f,\"errors\":%ld}\n",
-               ok, rate, g_nlat, skipped, p50, p99, cpu, el, g_errors);
+        printf("{\"mode\":\"ws_latency\",\"conns\":%d,\"rate\":%.0f,\"n\":%ld,\"skipped\":%ld,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"cpu\":%.3f,\"server_cpu\":%.3f,\"secs\":%.2f,\"errors\":%ld}\n",
+               ok, rate, g_nlat, skipped, p50, p99, cpu, g_server_cpu, el, g_errors);
         return;
     }
     for (int i = 0; i < n; i++) if (is_open(&g_conns[i])) echo_send(&g_conns[i]);
@@ -514,8 +523,8 @@ static void mode_ws_echo(void) {
     while (now() < g_t0 + secs) poll_once(10);
     g_measuring = 0;
     double el, cpu = window_cpu(&el);
-    printf("{\"mode\":\"ws_echo\",\"conns\":%d,\"count\":%ld,\"rate\":%.1f,\"cpu\":%.3f,\"secs\":%.2f,\"errors\":%ld}\n",
-           ok, g_total, g_total / el, cpu, el, g_errors);
+    printf("{\"mode\":\"ws_echo\",\"conns\":%d,\"count\":%ld,\"rate\":%.1f,\"cpu\":%.3f,\"server_cpu\":%.3f,\"secs\":%.2f,\"errors\":%ld}\n",
+           ok, g_total, g_total / el, cpu, g_server_cpu, el, g_errors);
 }
 
 /* Broadcast: conns[0] sends '@' messages; every receiver counts the '@'
@@ -587,8 +596,8 @@ static void mode_bcast(void) {
     while (now() < g_t0 + secs && g_sender->fd >= 0) { pump_bcast(); poll_once(10); }
     double el, cpu = window_cpu(&el);
     long deliv = g_deliv - d0;
-    printf("{\"mode\":\"bcast\",\"conns\":%d,\"deliveries\":%ld,\"rate\":%.1f,\"ttl_p50_ms\":%.2f,\"ttl_max_ms\":%.2f,\"cpu\":%.3f,\"secs\":%.2f,\"errors\":%ld}\n",
-           ok, deliv, deliv / el, p50, mx, cpu, el, g_errors);
+    printf("{\"mode\":\"bcast\",\"conns\":%d,\"deliveries\":%ld,\"rate\":%.1f,\"ttl_p50_ms\":%.2f,\"ttl_max_ms\":%.2f,\"cpu\":%.3f,\"server_cpu\":%.3f,\"secs\":%.2f,\"errors\":%ld}\n",
+           ok, deliv, deliv / el, p50, mx, cpu, g_server_cpu, el, g_errors);
 }
 
 /* Plain HTTP: GET path on keep-alive connections. */
@@ -615,8 +624,8 @@ static void mode_http(void) {
     window_start();
     while (now() < g_t0 + secs) poll_once(10);
     double el, cpu = window_cpu(&el);
-    printf("{\"mode\":\"http\",\"conns\":%d,\"count\":%ld,\"rate\":%.1f,\"cpu\":%.3f,\"secs\":%.2f,\"errors\":%ld}\n",
-           ok, g_total, g_total / el, cpu, el, g_errors);
+    printf("{\"mode\":\"http\",\"conns\":%d,\"count\":%ld,\"rate\":%.1f,\"cpu\":%.3f,\"server_cpu\":%.3f,\"secs\":%.2f,\"errors\":%ld}\n",
+           ok, g_total, g_total / el, cpu, g_server_cpu, el, g_errors);
 }
 
 /* xhr polling round trip: xhr_send ["m"] (204), then xhr (a["m"]). The
@@ -665,8 +674,8 @@ static void mode_xhr_poll(void) {
     window_start();
     while (now() < g_t0 + secs) poll_once(10);
     double el, cpu = window_cpu(&el);
-    printf("{\"mode\":\"xhr_poll\",\"conns\":%d,\"count\":%ld,\"rate\":%.1f,\"cpu\":%.3f,\"secs\":%.2f,\"errors\":%ld}\n",
-           ok, g_total, g_total / el, cpu, el, g_errors);
+    printf("{\"mode\":\"xhr_poll\",\"conns\":%d,\"count\":%ld,\"rate\":%.1f,\"cpu\":%.3f,\"server_cpu\":%.3f,\"secs\":%.2f,\"errors\":%ld}\n",
+           ok, g_total, g_total / el, cpu, g_server_cpu, el, g_errors);
 }
 
 /* xhr_streaming receivers (all but the last connection) and one websocket
@@ -724,8 +733,8 @@ static void mode_xhr_stream(void) {
     while (now() < g_t0 + secs && g_sender->fd >= 0) { pump_bcast(); poll_once(10); }
     double el, cpu = window_cpu(&el);
     long deliv = g_deliv - d0;
-    printf("{\"mode\":\"xhr_stream\",\"conns\":%d,\"deliveries\":%ld,\"rate\":%.1f,\"reopens\":%ld,\"cpu\":%.3f,\"secs\":%.2f,\"errors\":%ld}\n",
-           ok, deliv, deliv / el, g_reopens, cpu, el, g_errors);
+    printf("{\"mode\":\"xhr_stream\",\"conns\":%d,\"deliveries\":%ld,\"rate\":%.1f,\"reopens\":%ld,\"cpu\":%.3f,\"server_cpu\":%.3f,\"secs\":%.2f,\"errors\":%ld}\n",
+           ok, deliv, deliv / el, g_reopens, cpu, g_server_cpu, el, g_errors);
 }
 
 /* Idle sessions: open them, say READY, hold them until stdin closes or a
@@ -804,8 +813,8 @@ static void mode_churn(void) {
             if (g_conns[i].fd < 0) { g_conns[i].kind = K_WS; if (open_conn(&g_conns[i]) < 0) g_errors++; }
     }
     double el, cpu = window_cpu(&el);
-    printf("{\"mode\":\"churn\",\"conns\":%d,\"count\":%ld,\"rate\":%.1f,\"cpu\":%.3f,\"secs\":%.2f,\"errors\":%ld}\n",
-           n, g_cycles, g_cycles / el, cpu, el, g_errors);
+    printf("{\"mode\":\"churn\",\"conns\":%d,\"count\":%ld,\"rate\":%.1f,\"cpu\":%.3f,\"server_cpu\":%.3f,\"secs\":%.2f,\"errors\":%ld}\n",
+           n, g_cycles, g_cycles / el, cpu, g_server_cpu, el, g_errors);
 }
 
 int main(int argc, char **argv) {
@@ -818,6 +827,7 @@ int main(int argc, char **argv) {
     g_ep = epoll_create1(0);
     g_path = opt("path", "/echo/000/x/websocket");
     g_sockjs = (int)optf("sockjs", 1);
+    g_spid = (int)optf("spid", 0);
     const char *m = argv[1];
     if (!strcmp(m, "ws_echo")) mode_ws_echo();
     else if (!strcmp(m, "bcast")) mode_bcast();

@@ -2,8 +2,9 @@
 as ours.py."""
 import sys
 
-import sockjs
 from aiohttp import web
+
+import sockjs
 from sockjs.transports.base import StreamingTransport
 
 # The same effectively unlimited streaming response as the other servers.

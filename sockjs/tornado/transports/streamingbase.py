@@ -56,12 +56,19 @@ class StreamingTransportBase(PollingTransportBase):
             return
         data = self.wrap_frame(frame)
         self.server.stats.on_bytes_sent(len(data))
-        self.write(data)
         self._sent += len(data)
         if self._sent >= self.amount_limit:
+            self.write(data)
             self._detach()
             self._finish_stream()
+        elif self._headers_written and not self._transforms and not self._write_buffer:
+            # The common case, straight to the connection: RequestHandler's
+            # write + flush would only copy the bytes into a list, join it
+            # and walk an empty transform list (bench/README.md).
+            self.ready = False
+            self.request.connection.write(data).add_done_callback(self._flushed)  # type: ignore[union-attr]
         else:
+            self.write(data)
             self._flush()
 
     def send_final(self, frame: str) -> None:
