@@ -317,3 +317,34 @@ def test_post_to_websocket_is_405(server):
     assert r.status_code == 405
     assert r.headers["Allow"] == "GET"
     assert r.content == b"" and "Content-Type" not in r.headers
+
+
+def test_documented_send_and_callback_answers(server, caplog):
+    """The protocol's answers to bad send bodies and callbacks, and that
+    they are logged as client errors (WARNING), never ERROR."""
+    caplog.set_level(logging.WARNING)
+    url = server.url + "/a/000/%s/"
+    r = requests.post(url % "nosuch" + "xhr_send", data='["x"]', timeout=5)
+    assert (r.status_code, r.text) == (404, "Session not found.")
+    _open(server, "d1")
+    for transport, body, ctype, text in [
+        ("xhr_send", "", "text/plain", "Payload expected."),
+        ("jsonp_send", "d=", "application/x-www-form-urlencoded", "Payload expected."),
+        ("jsonp_send", "x=1", "application/x-www-form-urlencoded", "Payload expected."),
+        ("xhr_send", '["a"', "text/plain", "Broken JSON encoding."),
+        ("xhr_send", '{"a": 1}', "text/plain", "Broken JSON encoding."),
+        ("jsonp_send", "d=%5B1%5D", "application/x-www-form-urlencoded", "Broken JSON encoding."),
+    ]:
+        r = requests.post(url % "d1" + transport, data=body, headers={"Content-Type": ctype}, timeout=5)
+        assert (r.status_code, r.text) == (500, text), (transport, body)
+    # The session is unharmed.
+    assert requests.post(url % "d1" + "xhr_send", data='["fine"]', timeout=5).status_code == 204
+    assert requests.post(url % "d1" + "xhr", timeout=5).text == 'a["fine"]\n'
+    for transport in ("jsonp", "htmlfile"):
+        r = requests.get(url % "d2" + transport, timeout=5)
+        assert (r.status_code, r.text) == (500, '"callback" parameter required')
+        r = requests.get(url % "d2" + transport + "?c=a%28b", timeout=5)
+        assert (r.status_code, r.text) == (500, 'invalid "callback" parameter')
+    assert server.call(lambda: router(server).get_session("d2")) is None
+    access = [rec for rec in caplog.records if rec.name == "tornado.access" and " 500 " in " %s " % rec.getMessage()]
+    assert access and all(rec.levelno == logging.WARNING for rec in access)
