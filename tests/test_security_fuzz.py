@@ -12,11 +12,11 @@ import socket
 import struct
 
 import pytest
+from conftest import ServerThread, router_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import ServerThread, router_app
 from security_helpers import RawWS, client_frame, connect, read_head, wait_for
+
 from sockjs.tornado import SockJSConnection
 
 LIMIT = 2000

@@ -5,14 +5,13 @@ import json
 import logging
 import re
 import socket
-import time
 
 import pytest
 import requests
 import websocket
-
 from conftest import router_app
 from security_helpers import RawWS, connect, read_head, wait_for
+
 from sockjs.tornado import SockJSConnection, wsproto
 
 LIMIT = 10000

@@ -5,9 +5,9 @@ import json
 import os
 
 import pytest
-
 from conftest import router_app
 from security_helpers import RawWS, wait_for
+
 from sockjs.tornado import SockJSConnection, wsproto
 from sockjs.tornado.websocket import CLOSE_GRACE
 

@@ -4,9 +4,9 @@
 a refused Origin gets 403, no CORS headers, and no session is made."""
 import pytest
 import requests
-
 from conftest import router_app
 from security_helpers import RawWS
+
 from sockjs.tornado import SockJSConnection
 from sockjs.tornado.origins import OriginMatcher, host_port_allowed, parse_origin
 

@@ -7,9 +7,9 @@ import struct
 import time
 
 import pytest
-
 from conftest import router_app
 from security_helpers import RawWS, client_frame, connect, wait_for
+
 from sockjs.tornado import SockJSConnection, wsproto
 
 

@@ -9,7 +9,7 @@ import sys
 from security_helpers import wait_for
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
-import soak  # noqa: E402
+import soak
 
 
 def test_soak_reduced(make_server):

@@ -3,9 +3,9 @@ must come from the address that opened it; behind a proxy
 (``xheaders=True``) that address is the proxy's client."""
 import pytest
 import requests
-
 from conftest import router_app
 from security_helpers import wait_for
+
 from sockjs.tornado import SockJSConnection
 
 DIFFERENT_IP = 'c[2010,"Attempted to connect to session from different IP"]\n'
