@@ -318,3 +318,18 @@ def test_preflight_of_get_transports_allows_get(test_server, path):
     assert r.headers["Access-Control-Allow-Methods"] == "OPTIONS, GET"
     assert r.headers["Cache-Control"] == "public, max-age=31536000"
     assert r.content == b""
+
+
+@pytest.mark.parametrize("method,path,allow", [
+    ("GET", "/abc/abc/xhr", "POST, OPTIONS"),
+    ("GET", "/abc/abc/xhr_send", "POST, OPTIONS"),
+    ("POST", "/abc/abc/eventsource", "GET, OPTIONS"),
+    ("POST", "/abc/abc/jsonp", "GET, OPTIONS"),
+    ("POST", "/info", "GET, OPTIONS"),
+    ("POST", "", "GET"),
+    ("PUT", "/iframe.html", "GET"),
+])
+def test_wrong_method_is_405_with_allow(test_server, method, path, allow):
+    r = requests.request(method, test_server.url + "/echo" + path)
+    assert r.status_code == 405
+    assert sorted(r.headers["Allow"].split(", ")) == sorted(allow.split(", "))

@@ -117,6 +117,11 @@ class BaseHandler(web.RequestHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         # Tornado's HTML error pages are not ours to send; keep it short.
         self._headers["Content-Type"] = "text/plain; charset=UTF-8"
+        if status_code == 405:
+            # HTTP requires a 405 to say which methods the URL takes.
+            self._headers["Allow"] = ", ".join(
+                m for m in self.SUPPORTED_METHODS
+                if getattr(type(self), m.lower(), None) is not getattr(web.RequestHandler, m.lower(), None))
         self.finish("%d %s" % (status_code, responses.get(status_code, "Error")))
 
     def _log(self) -> None:
