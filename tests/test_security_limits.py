@@ -227,16 +227,21 @@ def test_websocket_reader_that_stops_reading(server, caplog, path):
     assert wait_for(lambda: server.call(lambda: len(router(server).sessions)) == 0)
 
 
-def test_streaming_reader_that_stops_reading(server, caplog):
+def test_streaming_reader_that_stops_reading(make_server, caplog):
     """xhr_streaming whose client never reads: queued frames are bounded
-    the same way."""
+    the same way. (The bound is above what the kernel buffers hold, so the
+    response is really stuck.)"""
+    Amplify.closed = []
+    server = make_server(router_app(Amplify, "/a", {"max_queue_size": 6 * 1024 * 1024,
+                                                     "response_limit": 64 * 1024 * 1024}))
+    # (response_limit above everything sent: the response stays attached.)
     caplog.set_level(logging.WARNING)
     s = connect(server.port, rcvbuf=4096)
     try:
         s.sendall(b"POST /a/000/st1/xhr_streaming HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
         assert wait_for(lambda: server.call(lambda: router(server).get_session("st1") is not None))
         sess = requests.Session()
-        for _ in range(400):
+        for _ in range(600):  # at most 36 MB
             r = sess.post(server.url + "/a/000/st1/xhr_send", data='["60000"]', timeout=5)
             if r.status_code != 204 or _overflow_records(caplog):
                 break
