@@ -4,6 +4,7 @@ mid-frame), and small HTTP helpers."""
 import base64
 import os
 import socket
+import ssl
 import struct
 import time
 from typing import Dict, List, Optional, Tuple
@@ -43,8 +44,14 @@ class RawWS:
     """A websocket client on a raw socket (RFC 6455, client frames masked)."""
 
     def __init__(self, port: int, path: str, origin: Optional[str] = None,
-                 rcvbuf: Optional[int] = None, extra_headers: str = "") -> None:
+                 rcvbuf: Optional[int] = None, extra_headers: str = "",
+                 tls: bool = False) -> None:
         self.sock = connect(port, rcvbuf)
+        if tls:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            self.sock = ctx.wrap_socket(self.sock)
         key = base64.b64encode(os.urandom(16)).decode()
         req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
                "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"

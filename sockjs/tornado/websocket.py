@@ -29,6 +29,9 @@ __all__ = ["WebSocketDelegate", "WebSocketConnection", "SockJSWebSocketHandler"]
 log = logging.getLogger("sockjs.tornado.websocket")
 
 _READ_LIMIT = 65536
+#: Unsent bytes past which a connection counts as not keeping up (asyncio's
+#: ``pause_writing``); its hard bound is ``max_queue_size``.
+_WRITE_HIGH_WATER = 256 * 1024
 #: What the delegate hears when the peer reads too slowly for the write
 #: buffer bound (``max_queue_size``).
 CLOSE_WRITE_OVERFLOW = (1013, "Send queue overflow")
@@ -297,6 +300,7 @@ class _IOStreamTransport(asyncio.Transport):
         self._protocol = protocol
         self._paused: Optional[asyncio.Future[None]] = None
         self._closing = False
+        self._writing_paused = False
         stream.set_close_callback(self._on_close)
 
     async def run(self) -> None:
@@ -316,10 +320,22 @@ class _IOStreamTransport(asyncio.Transport):
     def write(self, data: Any) -> None:
         if not self._stream.closed():
             fut = self._stream.write(data)
-            fut.add_done_callback(_ignore_result)
+            fut.add_done_callback(self._written)
+            # The same flow control asyncio's transports give, so that the
+            # protocol's bound on a slow reader holds under TLS too.
+            if not self._writing_paused and self.get_write_buffer_size() > _WRITE_HIGH_WATER:
+                self._writing_paused = True
+                self._protocol.pause_writing()
+
+    def _written(self, fut: "asyncio.Future[Any]") -> None:
+        _ignore_result(fut)
+        if self._writing_paused and self.get_write_buffer_size() <= _WRITE_HIGH_WATER // 4:
+            self._writing_paused = False
+            self._protocol.resume_writing()
 
     def get_write_buffer_size(self) -> int:
-        return self._stream._write_buffer_size  # type: ignore[attr-defined,no-any-return]
+        buf = getattr(self._stream, "_write_buffer", None)
+        return len(buf) if buf is not None else 0
 
     def pause_reading(self) -> None:
         if self._paused is None:
@@ -466,4 +482,4 @@ class SockJSWebSocketHandler(BaseHandler):
             log.debug("websocket client went away during the handshake")
             sock.close()
             return
-        transport.set_write_buffer_limits(high=256 * 1024)
+        transport.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
