@@ -101,3 +101,39 @@ def test_vanished_peer_backlog_is_cut(make_server):
         assert wait_for(lambda: fds() == before + 1, timeout=CLOSE_GRACE + 3)
     finally:
         ws.close()
+
+
+def test_raw_websocket_silent_peer_is_closed(server):
+    """``/websocket`` has no SockJS heartbeat, but the same ping: a peer
+    that does not answer gets a close frame 1001 ``Ping timeout``."""
+    ws = RawWS(server.port, "/l/websocket")
+    try:
+        frames = ws.recv_until(lambda f: f[0] == wsproto.OP_CLOSE, timeout=5)
+        kinds = [f[0] for f in frames]
+        assert wsproto.OP_PING in kinds
+        assert frames[-1] == (wsproto.OP_CLOSE, (1001).to_bytes(2, "big") + b"Ping timeout")
+    finally:
+        ws.close()
+    assert wait_for(lambda: Tracked.closed == [(1001, "Ping timeout", "timeout")])
+    assert _stats(server).heartbeat_timeouts == 1
+    assert wait_for(lambda: server.call(lambda: len(server.app.sockjs_router.sessions)) == 0)
+
+
+def test_raw_websocket_answering_peer_stays_open(server):
+    ws = RawWS(server.port, "/l/websocket")
+    pings = 0
+    try:
+        while pings < 4:
+            frames = ws.recv_frames(timeout=3)
+            assert frames, "server closed an answering peer"
+            for op, payload in frames:
+                assert op != wsproto.OP_CLOSE
+                if op == wsproto.OP_PING:
+                    pings += 1
+                    ws.send_frame(wsproto.OP_PONG, payload)
+        ws.send_text("still here")
+        frames = ws.recv_until(lambda f: f[0] == wsproto.OP_TEXT)
+        assert frames[-1][1] == b"still here"
+    finally:
+        ws.close()
+    assert _stats(server).heartbeat_timeouts == 0

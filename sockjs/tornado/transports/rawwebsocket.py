@@ -18,6 +18,7 @@ class RawWebSocketReceiver:
         self.session: Optional[RawSession] = None
         self.conn: Optional[WebSocketConnection] = None
         self._max_inbox = server.settings["max_inbox_messages"]
+        self._ping_timeout = server.settings["ping_timeout"]
 
     def on_ws_open(self, conn: WebSocketConnection) -> None:
         self.conn = conn
@@ -54,6 +55,18 @@ class RawWebSocketReceiver:
             session.overflow(self.conn.unsent_bytes)
 
     # -- what RawSession calls -----------------------------------------------
+
+    def send_ping(self, now: float) -> None:
+        """A websocket ping (liveness; ``ping_timeout`` None disables it)."""
+        if self.conn is not None and self._ping_timeout is not None:
+            self.conn.ping()
+
+    def alive(self, now: float) -> bool:
+        """False once a ping went unanswered for ``ping_timeout``."""
+        conn = self.conn
+        if conn is None or self._ping_timeout is None or conn.ping_sent_at is None:
+            return True
+        return bool(now - conn.ping_sent_at < self._ping_timeout)
 
     def send_text(self, text: str) -> None:
         if self.conn is not None:
