@@ -7,9 +7,9 @@ import re
 
 import pytest
 import tornado
-
 from conftest import router_app
 from security_helpers import RawWS, wait_for
+
 from sockjs.tornado import SockJSConnection, wsproto
 
 CERTS = os.path.join(os.path.dirname(tornado.__file__), "test")
