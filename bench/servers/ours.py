@@ -1,5 +1,6 @@
 """Bench server: this package (sockjs-tornado 2.x), services /echo and /bcast."""
 import asyncio
+import json
 import os
 import sys
 
@@ -12,6 +13,8 @@ from tornado import web
 from sockjs.tornado import SockJSConnection, SockJSRouter
 
 SETTINGS = {"response_limit": 1 << 30}
+# Extra router settings as JSON, for experiments (e.g. '{"disable_nagle": false}').
+SETTINGS.update(json.loads(os.environ.get("BENCH_SETTINGS") or "{}"))
 
 
 class Echo(SockJSConnection):

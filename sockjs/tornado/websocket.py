@@ -483,3 +483,8 @@ class SockJSWebSocketHandler(BaseHandler):
             sock.close()
             return
         transport.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
+        # asyncio's selector transport reads up to 256 KiB at a time: a
+        # buffer past glibc's mmap threshold, mapped and unmapped on every
+        # read until malloc adapts, which halved echo throughput on a fresh
+        # server (bench/README.md). 64 KiB stays on the heap.
+        transport.max_size = _READ_LIMIT  # type: ignore[attr-defined]
