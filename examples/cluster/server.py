@@ -44,7 +44,8 @@ NODE = "node"
 
 class ChatConnection(SockJSConnection):
     def on_open(self, info: Any) -> None:
-        self.send({"type": "hello", "node": NODE, "pid": os.getpid()})
+        # JSON text, like the published messages, so the page parses one form.
+        self.send(json.dumps({"type": "hello", "node": NODE, "pid": os.getpid()}))
 
     def on_message(self, message: str) -> None:
         try:
@@ -55,7 +56,7 @@ class ChatConnection(SockJSConnection):
             return
         if isinstance(cmd.get("sub"), str) and cmd["sub"]:
             self.subscribe(cmd["sub"])
-            self.send({"type": "subscribed", "channel": cmd["sub"], "node": NODE})
+            self.send(json.dumps({"type": "subscribed", "channel": cmd["sub"], "node": NODE}))
         elif isinstance(cmd.get("unsub"), str):
             self.unsubscribe(cmd["unsub"])
         elif "say" in cmd:

@@ -64,9 +64,11 @@ class SockJSConnection:
 
     def send(self, message: Any, binary: bool = False) -> None:
         """Queue one message for the client; a no-op once the session is
-        closed. ``bytes`` are decoded as UTF-8; any other non-``str`` value
-        is JSON-encoded (as 1.x did). ``binary`` matters only on the raw
-        ``/websocket`` endpoint, where it sends a binary frame."""
+        closed. ``str`` (and ``bytes``, decoded as UTF-8) arrive as a
+        string; any other JSON-able value (dict, list, number) arrives as
+        that value in the client's ``e.data``, as in 1.x. On the raw
+        ``/websocket`` endpoint such values go as JSON text, and
+        ``binary=True`` sends ``bytes`` as a binary frame."""
         self.session.send_message(message, binary=binary)
 
     def broadcast(self, clients: Iterable["SockJSConnection"], message: Any) -> None:

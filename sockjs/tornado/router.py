@@ -211,7 +211,7 @@ class SockJSRouter:
     def broadcast(self, clients: Iterable[SockJSConnection], msg: Any) -> None:
         """Send ``msg`` to every open connection in ``clients``, encoding it
         once (and, for websockets, building the frame once)."""
-        shared = Broadcast(_coerce(msg))
+        shared = Broadcast(msg)
         count = 0
         for c in clients:
             s = c.session
@@ -244,7 +244,9 @@ class SockJSRouter:
         (:meth:`SockJSConnection.subscribe`) in every process of this
         service: here at once, elsewhere through the broker. Encoded once
         per process; one publisher's publications arrive in order. Call it
-        on the event loop thread."""
+        on the event loop thread. Publications travel as text: a non-``str``
+        value arrives as its JSON text (``send`` and ``broadcast`` keep 1.x's
+        object form)."""
         if not isinstance(channel, str) or not channel:
             raise ValueError("a channel name must be a non-empty str, not %r" % (channel,))
         self.channels.publish(channel, _coerce(message))

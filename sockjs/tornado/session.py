@@ -147,18 +147,31 @@ class Broadcast:
 
     __slots__ = ("message", "encoded", "frame", "cache")
 
-    def __init__(self, message: str) -> None:
-        self.message = message
-        self.encoded = proto.encode_message(message)
+    def __init__(self, message: Any) -> None:
+        self.message = _coerce(message)
+        self.encoded = _encode(message)
         self.frame = "a[" + self.encoded + "]"
         self.cache: Dict[str, Any] = {}
 
 
 def _coerce(message: Any) -> str:
+    """A message as text (raw websocket, multiplex payloads): ``bytes``
+    decoded as UTF-8, other non-``str`` values as JSON text."""
     if isinstance(message, str):
         return message
     if isinstance(message, (bytes, bytearray, memoryview)):
         return bytes(message).decode("utf-8")
+    return proto.json_encode(message)
+
+
+def _encode(message: Any) -> str:
+    """A message as it goes inside ``a[...]``: text (``bytes`` decoded)
+    as a JSON string; any other value as that JSON value, so the client's
+    ``e.data`` is the object itself, as in 1.x."""
+    if isinstance(message, str):
+        return proto.encode_message(message)
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        return proto.encode_message(bytes(message).decode("utf-8"))
     return proto.json_encode(message)
 
 
@@ -570,10 +583,11 @@ class Session(BaseSession, SessionMixin):
         handler.send_frame(frame, shared)
 
     def send_message(self, message: Any, stats: bool = True, binary: bool = False) -> None:
-        """Queue one message (``str``; ``bytes`` are decoded as UTF-8, other
-        values JSON-encoded); it leaves with everything else queued in one
-        ``a[...]`` frame. A no-op once closed; ``binary`` is ignored."""
-        self.send_jsonified(proto.encode_message(_coerce(message)), stats)
+        """Queue one message (``str``, or ``bytes`` decoded as UTF-8, as a
+        string; any other JSON-able value as itself, as 1.x sent it); it
+        leaves with everything else queued in one ``a[...]`` frame. A no-op
+        once closed; ``binary`` is ignored."""
+        self.send_jsonified(_encode(message), stats)
 
     def send_jsonified(self, msg: str, stats: bool = True) -> None:
         """Queue a message already JSON-encoded with
