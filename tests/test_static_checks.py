@@ -1,0 +1,29 @@
+"""Types and lint: ``mypy --strict sockjs/`` and ``ruff check sockjs/``
+must report nothing (configuration: setup.cfg and ruff.toml)."""
+import os
+import subprocess
+import sys
+from typing import List
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(args: List[str]) -> "subprocess.CompletedProcess[str]":
+    return subprocess.run([sys.executable, "-m"] + args, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_mypy_strict_reports_nothing() -> None:
+    r = run(["mypy", "--strict", "sockjs/"])
+    assert r.returncode == 0, "mypy --strict found problems:\n" + r.stdout + r.stderr
+    assert "Success" in r.stdout
+
+
+def test_ruff_reports_nothing() -> None:
+    r = run(["ruff", "check", "--no-cache", "sockjs/"])
+    assert r.returncode == 0, "ruff found problems:\n" + r.stdout + r.stderr
+
+
+def test_the_package_ships_its_type_marker() -> None:
+    assert os.path.exists(os.path.join(ROOT, "sockjs", "tornado", "py.typed"))
+    with open(os.path.join(ROOT, "setup.py")) as f:
+        assert '"py.typed"' in f.read()
