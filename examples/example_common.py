@@ -24,7 +24,6 @@ except ImportError:  # pragma: no cover
 
 from tornado import web  # noqa: E402
 
-
 #: Router settings every example uses: the iframe transports' page loads
 #: the same local sockjs-client as the example's page (no CDN).
 SOCKJS_SETTINGS = {"sockjs_url": "/static/sockjs.min.js"}

@@ -6,8 +6,8 @@ from typing import Any, List
 
 import requests
 import websocket
-
 from conftest import router_app
+
 from sockjs.tornado import SockJSConnection
 
 

@@ -8,8 +8,8 @@ from typing import Any, List
 import pytest
 import requests
 import websocket
-
 from conftest import router_app
+
 from sockjs.tornado import SockJSConnection
 from sockjs.tornado.multiplex import MultiplexConnection
 

@@ -20,10 +20,10 @@ from typing import Any, Dict, Optional, Set
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tornado import web  # noqa: E402
+import example_common
+from tornado import web
 
-import example_common  # noqa: E402
-from sockjs.tornado import SockJSConnection, SockJSRouter  # noqa: E402
+from sockjs.tornado import SockJSConnection, SockJSRouter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOM_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")

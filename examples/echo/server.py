@@ -8,10 +8,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tornado import web  # noqa: E402
+import example_common
+from tornado import web
 
-import example_common  # noqa: E402
-from sockjs.tornado import SockJSConnection, SockJSRouter  # noqa: E402
+from sockjs.tornado import SockJSConnection, SockJSRouter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -16,11 +16,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tornado import web  # noqa: E402
+import example_common
+from tornado import web
 
-import example_common  # noqa: E402
-from sockjs.tornado import ConnectionInfo, SockJSConnection, SockJSRouter  # noqa: E402
-from sockjs.tornado.multiplex import MultiplexConnection  # noqa: E402
+from sockjs.tornado import ConnectionInfo, SockJSConnection, SockJSRouter
+from sockjs.tornado.multiplex import MultiplexConnection
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
