@@ -1,4 +1,4 @@
-"""docs/api.rst stays true to the code (issue 5, item 8): valid
+"""README.rst's API part stays true to the code (issue 5, item 8): valid
 reStructuredText, every setting with its default, every stats key, every
 close code the server uses; and a docstring on every public name of the
 API modules."""
@@ -17,20 +17,20 @@ from sockjs.tornado.settings import DEFAULT_SETTINGS, DEFAULT_SOCKJS_URL
 from sockjs.tornado.stats import StatsCollector
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-with open(os.path.join(ROOT, "docs", "api.rst")) as _f:
+with open(os.path.join(ROOT, "README.rst")) as _f:
     API_RST = _f.read()
 
 
 def _section(title):
     start = API_RST.index("\n" + title + "\n")
     rest = API_RST[start + len(title) + 2:]
-    m = re.search(r"\n[^\n]+\n={3,}\n", rest[rest.index("\n", 1):])
+    m = re.search(r"\n[^\n]+\n(?:={3,}|-{3,})\n", rest[rest.index("\n", 1):])
     return rest if m is None else rest[:rest.index("\n", 1) + m.start()]
 
 
 def test_api_rst_renders_without_warnings():
     warnings = io.StringIO()
-    docutils.core.publish_doctree(API_RST, source_path="docs/api.rst", settings_overrides={
+    docutils.core.publish_doctree(API_RST, source_path="README.rst", settings_overrides={
         "warning_stream": warnings, "report_level": 2, "halt_level": 5})
     assert warnings.getvalue() == ""
 
@@ -39,8 +39,8 @@ def test_settings_table_lists_every_key_with_its_default():
     table = _section("Settings")
     rows = dict(re.findall(r"^``(\w+)``\s+(\S.*?)(?:\s{2,}|$)", table, re.M))
     missing = sorted(set(DEFAULT_SETTINGS) - set(rows))
-    assert not missing, "settings missing from docs/api.rst: %s" % missing
-    assert not set(rows) - set(DEFAULT_SETTINGS), "docs/api.rst documents unknown settings"
+    assert not missing, "settings missing from README.rst: %s" % missing
+    assert not set(rows) - set(DEFAULT_SETTINGS), "README.rst documents unknown settings"
     for key, default in DEFAULT_SETTINGS.items():
         text = rows[key]
         if key == "sockjs_url":
@@ -48,7 +48,7 @@ def test_settings_table_lists_every_key_with_its_default():
             assert "@%s/" % version in DEFAULT_SOCKJS_URL, (text, DEFAULT_SOCKJS_URL)
             continue
         literal = re.fullmatch(r"``(.*)``", text)
-        assert literal, "default of %s in docs/api.rst is not a literal: %r" % (key, text)
+        assert literal, "default of %s in README.rst is not a literal: %r" % (key, text)
         assert ast.literal_eval(literal.group(1)) == default, (key, text, default)
 
 

@@ -10,7 +10,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.mark.parametrize("path", ["docs/guide.rst", "CHANGELOG.rst"])
+@pytest.mark.parametrize("path", ["README.rst", "CHANGELOG.rst"])
 def test_rst_renders_without_warnings(path: str) -> None:
     with open(os.path.join(ROOT, path)) as f:
         source = f.read()
@@ -21,7 +21,7 @@ def test_rst_renders_without_warnings(path: str) -> None:
 
 
 def test_guide_documents_every_logger() -> None:
-    with open(os.path.join(ROOT, "docs", "guide.rst")) as f:
+    with open(os.path.join(ROOT, "README.rst")) as f:
         guide = f.read()
     pkg = os.path.join(ROOT, "sockjs", "tornado")
     names = set()
@@ -36,4 +36,4 @@ def test_guide_documents_every_logger() -> None:
                 names.add(m.group(1))
     assert "sockjs.tornado.session" in names
     missing = [n for n in sorted(names) if "``%s``" % n not in guide]
-    assert not missing, "loggers missing from docs/guide.rst: %s" % missing
+    assert not missing, "loggers missing from README.rst: %s" % missing
