@@ -25,7 +25,7 @@ from tornado import iostream
 from sockjs.tornado import wsproto
 from sockjs.tornado.basehandler import BaseHandler
 
-__all__ = ["WebSocketDelegate", "WebSocketConnection", "SockJSWebSocketHandler"]
+__all__ = ["WebSocketDelegate", "WebSocketConnection", "WebSocketLiveness", "SockJSWebSocketHandler"]
 
 log = logging.getLogger("sockjs.tornado.websocket")
 
@@ -363,6 +363,25 @@ class WebSocketConnection(asyncio.Protocol):
         if transport is None or self._dropped_backlog:
             return self._dropped_backlog
         return transport.get_write_buffer_size()  # type: ignore[attr-defined,no-any-return]
+
+
+class WebSocketLiveness:
+    """Ping liveness for a websocket receiver (SockJS or raw): a ping with
+    each heartbeat; a peer that leaves one unanswered for ``ping_timeout``
+    seconds is no longer alive (``None`` turns the check off)."""
+
+    conn: Optional[WebSocketConnection]
+    _ping_timeout: Optional[float]
+
+    def send_ping(self, now: float) -> None:
+        if self.conn is not None and self._ping_timeout is not None:
+            self.conn.ping()
+
+    def alive(self, now: float) -> bool:
+        conn = self.conn
+        if conn is None or self._ping_timeout is None or conn.ping_sent_at is None:
+            return True
+        return bool(now - conn.ping_sent_at < self._ping_timeout)
 
 
 class _IOStreamTransport(asyncio.Transport):

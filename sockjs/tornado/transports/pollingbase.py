@@ -121,10 +121,17 @@ class PollingTransportBase(PreflightHandler, BaseTransportMixin):
         self.send_final(frame)
 
     def send_final(self, frame: str) -> None:
+        data = self._final_bytes(frame)
+        if data is not None:
+            self.finish(data)
+            self._end()
+
+    def _final_bytes(self, frame: str) -> Optional[bytes]:
+        """Detach from the session; the bytes of a last ``frame``, or
+        ``None`` when the response already ended."""
         self._detach()
         if self._finished:
-            return
+            return None
         data = self.wrap_frame(frame)
         self.server.stats.on_bytes_sent(len(data))
-        self.finish(data)
-        self._end()
+        return data

@@ -4,12 +4,12 @@ websocket close frame with its code and reason."""
 from typing import Any, List, Optional
 
 from sockjs.tornado.session import Broadcast, RawSession
-from sockjs.tornado.websocket import SockJSWebSocketHandler, WebSocketConnection
+from sockjs.tornado.websocket import SockJSWebSocketHandler, WebSocketConnection, WebSocketLiveness
 
 __all__ = ["RawWebSocketTransport", "RawWebSocketReceiver"]
 
 
-class RawWebSocketReceiver:
+class RawWebSocketReceiver(WebSocketLiveness):
     """Connects a :class:`RawSession` to its websocket."""
 
     def __init__(self, server: Any, info: Any) -> None:
@@ -55,18 +55,6 @@ class RawWebSocketReceiver:
             session.overflow(self.conn.unsent_bytes)
 
     # -- what RawSession calls -----------------------------------------------
-
-    def send_ping(self, now: float) -> None:
-        """A websocket ping (liveness; ``ping_timeout`` None disables it)."""
-        if self.conn is not None and self._ping_timeout is not None:
-            self.conn.ping()
-
-    def alive(self, now: float) -> bool:
-        """False once a ping went unanswered for ``ping_timeout``."""
-        conn = self.conn
-        if conn is None or self._ping_timeout is None or conn.ping_sent_at is None:
-            return True
-        return bool(now - conn.ping_sent_at < self._ping_timeout)
 
     def send_text(self, text: str) -> None:
         if self.conn is not None:

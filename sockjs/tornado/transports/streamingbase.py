@@ -72,13 +72,10 @@ class StreamingTransportBase(PollingTransportBase):
             self._flush()
 
     def send_final(self, frame: str) -> None:
-        self._detach()
-        if self._finished:
-            return
-        data = self.wrap_frame(frame)
-        self.server.stats.on_bytes_sent(len(data))
-        self.write(data)
-        self._finish_stream()
+        data = self._final_bytes(frame)
+        if data is not None:
+            self.write(data)
+            self._finish_stream()
 
     def _finish_stream(self) -> None:
         fut = self.finish()

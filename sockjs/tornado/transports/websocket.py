@@ -7,12 +7,12 @@ from typing import Any, List, Optional
 from sockjs.tornado import proto
 from sockjs.tornado.session import Broadcast, ConnectionInfo, Session
 from sockjs.tornado.transports.base import BaseTransportMixin
-from sockjs.tornado.websocket import SockJSWebSocketHandler, WebSocketConnection
+from sockjs.tornado.websocket import SockJSWebSocketHandler, WebSocketConnection, WebSocketLiveness
 
 __all__ = ["WebSocketTransport", "WebSocketReceiver"]
 
 
-class WebSocketReceiver(BaseTransportMixin):
+class WebSocketReceiver(WebSocketLiveness, BaseTransportMixin):
     """The session's receiver on a websocket connection."""
 
     name = "websocket"
@@ -108,15 +108,6 @@ class WebSocketReceiver(BaseTransportMixin):
         # close; SockJS carries its code inside the c[...] frame.
         conn.close(1000, "", by_peer=False)
 
-    def send_ping(self, now: float) -> None:
-        if self.conn is not None and self._ping_timeout is not None:
-            self.conn.ping()
-
-    def alive(self, now: float) -> bool:
-        conn = self.conn
-        if conn is None or self._ping_timeout is None or conn.ping_sent_at is None:
-            return True
-        return bool(now - conn.ping_sent_at < self._ping_timeout)
 
 
 #: How a session whose websocket the client ended is closed.
