@@ -102,6 +102,9 @@ class Client:
     def json_messages(self) -> List[Any]:
         out = []
         for m in self.snapshot():
+            if not isinstance(m, str):
+                out.append(m)  # already a JSON value (sent as an object)
+                continue
             try:
                 out.append(json.loads(m))
             except ValueError:
@@ -123,7 +126,7 @@ class Client:
 
     def payloads(self, prefix: str) -> List[str]:
         """Received messages starting with ``prefix``, in arrival order."""
-        return [m for m in self.snapshot() if m.startswith(prefix)]
+        return [m for m in self.snapshot() if isinstance(m, str) and m.startswith(prefix)]
 
     # -- sending ----------------------------------------------------------
 

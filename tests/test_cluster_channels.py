@@ -118,11 +118,12 @@ def test_channels_in_one_process(make_server: Any) -> None:
         srv.call(router.publish_all, "all1")
         srv.call(router.publish, "chat", {"json": True})
         for cl in (ws, xhr, stream):
-            wait_for(lambda cl=cl: len([m for m in cl.snapshot() if m in ("c1", "all1", '{"json":true}')]) == 3)
+            wait_for(lambda cl=cl: len([m for m in cl.snapshot() if m in ("c1", "all1", {"json": True})]) == 3)
         wait_for(lambda: "all1" in lurker.snapshot())
         time.sleep(0.2)
         assert ws.payloads("o1") == ["o1"] and xhr.payloads("o1") == [] and lurker.payloads("c") == []
-        assert [m for m in xhr.snapshot() if not m.startswith("{\"type")] == ["c1", "all1", '{"json":true}']
+        # A published dict arrives as the object itself, as send() gives it.
+        assert [m for m in xhr.snapshot() if not str(m).startswith("{\"type")] == ["c1", "all1", {"json": True}]
 
         # A client publishes; its own subscription includes itself.
         xhr.send("pub:chat:from-xhr")
@@ -386,3 +387,39 @@ def test_publishing_through_a_redis_restart_stays_ordered_without_duplicates(
 def asyncio_run_later(srv: ServerThread, coro: Any) -> Any:
     import asyncio
     return asyncio.run_coroutine_threadsafe(coro, srv.loop)
+
+
+def _first_message_frame(ws: Any) -> str:
+    while True:
+        frame = ws.recv()
+        if frame.startswith("a"):
+            return str(frame)
+
+
+def test_published_values_keep_their_json_form(redis_proc: Cluster, make_server: Any) -> None:
+    """Like send(), publish() delivers text as a string and another JSON
+    value as itself, in this process and through Redis."""
+    url = redis_proc.redis_url
+    a = make_server(router_app(SubConnection, "/chat", {"broker": url, "heartbeat_delay": 1}))
+    b = make_server(router_app(SubConnection, "/chat", {"broker": url, "heartbeat_delay": 1}))
+    wss = []
+    try:
+        for srv in (a, b):
+            ws = websocket.create_connection(srv.ws_url + "/chat/000/v/websocket", timeout=5)
+            wss.append(ws)
+            assert ws.recv() == "o"
+            _first_message_frame(ws)  # hello
+            ws.send('["sub:chat"]')
+            _first_message_frame(ws)  # subscribed
+        for n in (a, b):
+            wait_for(lambda n=n: router_of(n).channels.broker.connected)
+        time.sleep(0.3)  # both subscribed on Redis
+        value = {"k": [1, "\u00e9", None]}
+        a.call(router_of(a).publish, "chat", value)
+        a.call(router_of(a).publish, "chat", b"bytes")
+        for ws in wss:
+            assert _first_message_frame(ws) == 'a[{"k":[1,"\u00e9",null]}]'
+            assert _first_message_frame(ws) == 'a["bytes"]'
+    finally:
+        for ws in wss:
+            ws.close()

@@ -97,14 +97,14 @@ class Channels:
 
     # -- publishing -------------------------------------------------------
 
-    def publish(self, channel: Optional[str], message: str) -> None:
+    def publish(self, channel: Optional[str], message: Any) -> None:
         """Deliver here, then hand to the broker for the other processes.
         ``channel`` ``None`` means every session."""
         self.start()
         self.deliver(channel, message)
         self.broker.publish(channel, message)
 
-    def deliver(self, channel: Optional[str], message: str) -> int:
+    def deliver(self, channel: Optional[str], message: Any) -> int:
         """Send a publication to this process's sessions; returns how many
         got it. The broker calls this for publications of other processes."""
         targets: Iterable[Any]

@@ -15,7 +15,7 @@ from sockjs.tornado import sessioncontainer, static, stats, transports
 from sockjs.tornado.channels import Channels
 from sockjs.tornado.conn import SockJSConnection
 from sockjs.tornado.origins import host_port_allowed
-from sockjs.tornado.session import Broadcast, _coerce
+from sockjs.tornado.session import Broadcast
 from sockjs.tornado.settings import DEFAULT_SETTINGS, origin_matcher, validate_settings
 
 __all__ = ["SockJSRouter", "DEFAULT_SETTINGS"]
@@ -37,6 +37,14 @@ SEND_HANDLERS: Dict[str, Tuple[Type[Any], Tuple[str, ...]]] = {
     "xhr_send": (transports.XhrSendHandler, ("xhr", "xhr_streaming", "eventsource", "htmlfile")),
     "jsonp_send": (transports.JSONPSendHandler, ("jsonp", "htmlfile")),
 }
+
+
+def _publishable(message: Any) -> Any:
+    """A publication as it crosses processes: ``bytes`` decoded as UTF-8,
+    anything else as given (it must be JSON-serialisable)."""
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        return bytes(message).decode("utf-8")
+    return message
 
 
 class SockJSRouter:
@@ -244,17 +252,17 @@ class SockJSRouter:
         (:meth:`SockJSConnection.subscribe`) in every process of this
         service: here at once, elsewhere through the broker. Encoded once
         per process; one publisher's publications arrive in order. Call it
-        on the event loop thread. Publications travel as text: a non-``str``
-        value arrives as its JSON text (``send`` and ``broadcast`` keep 1.x's
-        object form)."""
+        on the event loop thread. ``message`` takes the forms of
+        :meth:`SockJSConnection.send`: text arrives as a string, another
+        JSON value as that value."""
         if not isinstance(channel, str) or not channel:
             raise ValueError("a channel name must be a non-empty str, not %r" % (channel,))
-        self.channels.publish(channel, _coerce(message))
+        self.channels.publish(channel, _publishable(message))
 
     def publish_all(self, message: Any) -> None:
         """:meth:`broadcast` to every open session of this service, in every
         process, subscribed or not."""
-        self.channels.publish(None, _coerce(message))
+        self.channels.publish(None, _publishable(message))
 
     # -- shutdown ---------------------------------------------------------
 

@@ -7,7 +7,7 @@ __all__ = ["Broker", "Deliver", "LocalBroker"]
 #: ``deliver(channel, message)``: hand a publication that came from another
 #: process to this process's subscribers. ``channel`` is ``None`` for a
 #: publication to every session.
-Deliver = Callable[[Optional[str], str], Any]
+Deliver = Callable[[Optional[str], Any], Any]
 
 
 class Broker(abc.ABC):
@@ -28,8 +28,9 @@ class Broker(abc.ABC):
         when the router first needs the broker."""
 
     @abc.abstractmethod
-    def publish(self, channel: Optional[str], message: str) -> None:
-        """Send one publication to the other processes."""
+    def publish(self, channel: Optional[str], message: Any) -> None:
+        """Send one publication (a str or another JSON value) to the other
+        processes."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Stop; publications not yet sent are dropped."""
@@ -50,5 +51,5 @@ class LocalBroker(Broker):
     def start(self, deliver: Deliver) -> None:
         pass
 
-    def publish(self, channel: Optional[str], message: str) -> None:
+    def publish(self, channel: Optional[str], message: Any) -> None:
         pass

@@ -108,7 +108,7 @@ class RedisBroker(Broker):
         self._tasks = (asyncio.ensure_future(self._run_reader()),
                        asyncio.ensure_future(self._run_writer()))
 
-    def publish(self, channel: Optional[str], message: str) -> None:
+    def publish(self, channel: Optional[str], message: Any) -> None:
         self._seq += 1
         self.counters["published"] += 1
         if len(self._outbox) >= self.buffer_size:
@@ -224,7 +224,7 @@ class RedisBroker(Broker):
     def _on_envelope(self, data: Any) -> None:
         try:
             pid, seq, channel, message = json.loads(data)
-            if not (isinstance(pid, str) and isinstance(seq, int) and isinstance(message, str)
+            if not (isinstance(pid, str) and isinstance(seq, int)
                     and (channel is None or isinstance(channel, str))):
                 raise ValueError("bad field types")
         except (ValueError, TypeError) as e:
