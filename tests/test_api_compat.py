@@ -482,3 +482,27 @@ def test_1x_signatures_are_kept():
     assert params(stats.StatsCollector.__init__) == [("io_loop", None)]
     assert params(periodic.Callback.__init__) == [("callback", empty), ("callback_time", empty), ("io_loop", None)]
     assert params(migrate.WebsocketHandler.write_message)[0][0] == "msg"
+
+
+class DelayedCloseConnection(SockJSConnection):
+    closed_at_once = None
+
+    def on_message(self, message):
+        self.session.delayed_close()
+        DelayedCloseConnection.closed_at_once = self.is_closed
+        self.send("not sent: the session is closing")
+
+
+def test_delayed_close_closes_on_the_next_turn(make_server):
+    from conftest import router_app
+    srv = make_server(router_app(DelayedCloseConnection, "/dc"))
+    ws = websocket.create_connection(srv.ws_url + "/dc/000/d1/websocket", timeout=5)
+    try:
+        assert ws.recv() == "o"
+        ws.send('["bye"]')
+        assert ws.recv() == 'c[3000,"Go away!"]'
+    finally:
+        ws.close()
+    assert DelayedCloseConnection.closed_at_once is True
+    router = srv.app.sockjs_router
+    wait_for(lambda: srv.call(lambda: router.stats.dump()["sessions_active"]) == 0)

@@ -481,12 +481,17 @@ class BaseSession:
             log.exception("on_close of %s raised", type(self.conn).__name__)
 
     def delayed_close(self) -> None:
-        """Close on the next loop turn (1.x API)."""
+        """Close on the next loop turn (1.x API); ``is_closed`` is True
+        from now on."""
+        state = self.state
+        if state >= CLOSING:
+            return
         self.state = CLOSING
-        asyncio.get_running_loop().call_soon(self._finish_delayed_close)
+        asyncio.get_running_loop().call_soon(self._finish_delayed_close, state)
 
-    def _finish_delayed_close(self) -> None:
-        self.state = OPEN
+    def _finish_delayed_close(self, state: int) -> None:
+        # close() does nothing once CLOSING: give it back the state it had.
+        self.state = state
         self.close()
 
 
