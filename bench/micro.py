@@ -12,8 +12,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from sockjs.tornado import SockJSConnection, SockJSRouter
+from servers.ours import Bcast, Echo  # the bench server's own services
+
+from sockjs.tornado import SockJSRouter
 from sockjs.tornado.session import ConnectionInfo
 from sockjs.tornado.transports.rawwebsocket import RawWebSocketReceiver
 from sockjs.tornado.transports.websocket import WebSocketReceiver
@@ -39,18 +42,6 @@ class FakeTransport(asyncio.Transport):
 
     def abort(self) -> None:
         pass
-
-
-class Echo(SockJSConnection):
-    def on_message(self, message: str) -> None:
-        self.send(message)
-
-
-class Bcast(SockJSConnection):
-    clients: "set[Bcast]" = set()
-
-    def on_open(self, info: object) -> None:
-        self.clients.add(self)
 
 
 def masked(payload: bytes) -> bytes:
