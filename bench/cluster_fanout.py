@@ -1,5 +1,5 @@
 """Fan-out across processes: 1 and 2 sockjs-tornado processes behind
-haproxy, linked by Redis (issue 8). Standalone: ``python3 bench/cluster_fanout.py``.
+haproxy, linked by Redis. Standalone: ``python3 bench/cluster_fanout.py``.
 
 For each node count it starts the cluster example (``examples/cluster``:
 redis-server, N nodes, haproxy, all on 127.0.0.1), opens ``--clients``

@@ -1,4 +1,4 @@
-"""The SockJS conformance test server (PROTOCOL.md section 10).
+"""The SockJS conformance test server.
 
 Run ``python examples/test_server.py --port 8081`` and point the public
 protocol suite, or a sockjs-client test page, at http://127.0.0.1:8081.

@@ -1,4 +1,4 @@
-"""Small blocking SockJS clients for the API tests (issue 5).
+"""Small blocking SockJS clients for the API tests.
 
 Each helper talks to a real server over loopback with ordinary clients
 (``requests``, ``websocket-client``); nothing here knows the server's

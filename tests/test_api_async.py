@@ -1,4 +1,4 @@
-"""async handlers (issue 5, item 2): awaited, one at a time per session in
+"""async handlers: awaited, one at a time per session in
 arrival order, bounded, and a failing handler closes its session with a
 close frame and an ERROR with traceback."""
 import asyncio

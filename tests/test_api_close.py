@@ -1,4 +1,4 @@
-"""Rejection and close (issue 5, items 3 and 4).
+"""Rejection and close.
 
 ``on_open`` returning ``False``, raising, or calling ``close(code)`` ends the
 session with a close frame on every transport; ``close(code, reason)``

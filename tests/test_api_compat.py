@@ -1,5 +1,5 @@
-"""Drop-in compatibility (issue 5, item 1): applications written only from
-the 1.x surface of API.md run unchanged, over websocket and xhr polling.
+"""Drop-in compatibility: applications written only from
+the 1.x API run unchanged, over websocket and xhr polling.
 
 The application classes below are deliberately written the 1.x way (no type
 hints, no new API), as a 1.0.7 user would have written them.

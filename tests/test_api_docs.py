@@ -1,4 +1,4 @@
-"""README.rst's API part stays true to the code (issue 5, item 8): valid
+"""README.rst's API part stays true to the code: valid
 reStructuredText, every setting with its default, every stats key, every
 close code the server uses; and a docstring on every public name of the
 API modules."""

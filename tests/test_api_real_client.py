@@ -1,5 +1,5 @@
 """The real sockjs-client 1.6.1 (its Node build) sees what the API
-promises (issue 5, items 2-4): refusal and application close codes and
+promises: refusal and application close codes and
 reasons, 1011 from a failing handler, and async handlers answering in
 order, on websocket, xhr-streaming, xhr-polling and eventsource."""
 import asyncio

@@ -1,4 +1,4 @@
-"""Graceful shutdown (issue 5, item 6): ``await router.shutdown()`` sends
+"""Graceful shutdown: ``await router.shutdown()`` sends
 every session a close frame, ends streaming responses and pending polls,
 waits for running handlers, stops the sweep timer, leaves no task or
 callback behind, and refuses new sessions afterwards."""

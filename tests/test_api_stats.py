@@ -1,4 +1,4 @@
-"""``router.stats.dump()`` (issue 5, item 7): every 1.x key with its 1.x
+"""``router.stats.dump()``: every 1.x key with its 1.x
 meaning, checked with a session of each transport open."""
 import socket
 import time

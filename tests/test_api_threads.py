@@ -1,4 +1,4 @@
-"""Threads (issue 5, item 5): ``send_threadsafe`` and ``close_threadsafe``
+"""Threads: ``send_threadsafe`` and ``close_threadsafe``
 called from real threads other than the server's loop."""
 import threading
 

@@ -1,4 +1,4 @@
-"""Several server processes behind haproxy, linked by Redis (issue 8).
+"""Several server processes behind haproxy, linked by Redis.
 
 Everything here is real and started by the tests on free ports in a
 temporary directory: ``redis-server``, two ``examples/cluster/server.py``

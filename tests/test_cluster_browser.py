@@ -1,4 +1,4 @@
-"""The cluster example's page in real Chromium, through haproxy (issue 8).
+"""The cluster example's page in real Chromium, through haproxy.
 
 Four pages, one transport each, load ``examples/cluster/index.html`` from
 haproxy in front of two nodes linked by Redis. Each page shows the node

@@ -1,4 +1,4 @@
-"""Channels API and the brokers, in one test process (issue 8).
+"""Channels API and the brokers, in one test process.
 
 Servers run in threads (``ServerThread``), each with its own loop and
 router; two of them sharing a real ``redis-server`` behave as two processes

@@ -1,7 +1,7 @@
 """Unit tests, no sockets: SockJS framing and JSON (proto.py), websocket
 framing (wsproto.py) and settings validation (settings.py).
 
-PROTOCOL.md sections 2 and 7 are the reference for the expected bytes.
+The expected bytes are the SockJS protocol's and RFC 6455's.
 """
 import json
 import struct
@@ -40,7 +40,7 @@ def test_close_frames():
 
 # -- proto: escaping -----------------------------------------------------------
 
-# PROTOCOL.md section 2: code points that must travel as \uXXXX.
+# Code points that must travel as \uXXXX.
 ESCAPED_RANGES = [
     (0x0000, 0x001F), (0x007F, 0x009F), (0x00AD, 0x00AD), (0x0600, 0x0604),
     (0x070F, 0x070F), (0x17B4, 0x17B5), (0x200C, 0x200F), (0x2028, 0x202F),

@@ -1,4 +1,4 @@
-"""PROTOCOL.md sections 5, 6 and 8 for the polling transports (``xhr``,
+"""The SockJS protocol for the polling transports (``xhr``,
 ``jsonp``) and the sending ones (``xhr_send``, ``jsonp_send``): framing,
 errors, callbacks, close frames, aborted requests and JSESSIONID."""
 import json
@@ -38,7 +38,7 @@ def test_xhr_and_xhr_send(test_server):
     r = requests.post(url + "/xhr_send", data='["x"]')
     assert r.status_code == 204
     assert r.content == b""
-    # 204, and still a Content-Type (PROTOCOL.md section 6).
+    # 204, and still a Content-Type.
     assert ctype(r) == TEXT
     assert_no_cache(r)
 

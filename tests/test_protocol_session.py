@@ -1,4 +1,4 @@
-"""PROTOCOL.md sections 5 and 9: session life (expiry, on_close once,
+"""Session life (expiry, on_close once,
 queueing), ``disabled_transports``, and timers that work whatever loop the
 router was built under."""
 import json

@@ -1,5 +1,5 @@
-"""PROTOCOL.md sections 1, 3, 4 and 8 (URL space, greeting, info, iframe,
-CORS and caching), and the HTTP/1.0 and 1.1 exchanges of section 5, with
+"""The fixed pages of the SockJS protocol (URL space, greeting, info, iframe,
+CORS and caching), and the HTTP/1.0 and 1.1 exchanges of the transports, with
 real sockets against the conformance server."""
 import json
 import re

@@ -1,4 +1,4 @@
-"""PROTOCOL.md section 5 for the streaming transports (``xhr_streaming``,
+"""The SockJS protocol for the streaming transports (``xhr_streaming``,
 ``eventsource``, ``htmlfile``): preludes, one chunk per frame,
 ``response_limit``, close frames, aborted streams and heartbeats; raw
 sockets, so every HTTP chunk is seen as sent."""

@@ -1,4 +1,4 @@
-"""PROTOCOL.md section 10: the conformance test server's services beyond
+"""The conformance test server's services beyond
 echo and close (which every other protocol test uses)."""
 import json
 

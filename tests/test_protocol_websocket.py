@@ -1,4 +1,4 @@
-"""PROTOCOL.md section 7: the SockJS websocket transport (RFC 6455 and
+"""The SockJS websocket transport (RFC 6455 and
 hixie-76), its handshake errors, and the raw ``/websocket`` endpoint."""
 import struct
 

@@ -1,4 +1,4 @@
-"""Fuzzing a live server (issue 6, point 6) with hypothesis: random bytes,
+"""Fuzzing a live server with hypothesis: random bytes,
 malformed requests, odd paths, methods, headers, callbacks, bodies and
 websocket frames against every endpoint.
 

@@ -1,4 +1,4 @@
-"""Limits (issue 6, point 4): request bodies, websocket messages, outgoing
+"""Limits: request bodies, websocket messages, outgoing
 queues, and readers that stop reading. Each limit is a setting and each
 answer is the one README.rst (Security and reliability) documents."""
 import json

@@ -1,4 +1,4 @@
-"""Liveness (issue 6, point 5): a websocket ping goes out with each
+"""Liveness: a websocket ping goes out with each
 heartbeat; a peer that does not answer within ``ping_timeout`` is closed,
 ``on_close`` runs with initiator ``"timeout"``, and the stats count it."""
 import json

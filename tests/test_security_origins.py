@@ -1,4 +1,4 @@
-"""Origins and CORS (issue 6, points 1 and 2; PROTOCOL.md section 8).
+"""Origins and CORS.
 
 ``allowed_origins`` is enforced on every endpoint that serves a session:
 a refused Origin gets 403, no CORS headers, and no session is made."""

@@ -1,4 +1,4 @@
-"""Quiet logs (issue 6, point 8): a client that disconnects at any moment,
+"""Quiet logs: a client that disconnects at any moment,
 politely (FIN) or not (RST), is never logged above DEBUG by sockjs.tornado
 or Tornado."""
 import logging

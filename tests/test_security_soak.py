@@ -1,4 +1,4 @@
-"""Soak, reduced (issue 6, point 7): 2,000 sessions over every transport,
+"""Soak, reduced: 2,000 sessions over every transport,
 a third of them clients that vanish mid-request, against a live server;
 every session is gone afterwards. The full run (100,000 sessions against
 a server subprocess, with RSS) is ``python bench/soak.py``."""

@@ -1,4 +1,4 @@
-"""The websocket bounds hold under TLS too (issue 6, point 4): a TLS
+"""The websocket bounds hold under TLS too: a TLS
 connection keeps Tornado's stream, so its flow control is our own."""
 import json
 import logging

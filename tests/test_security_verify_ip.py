@@ -1,4 +1,4 @@
-"""``verify_ip`` (issue 6, point 3): the polling requests of one session
+"""``verify_ip``: the polling requests of one session
 must come from the address that opened it; behind a proxy
 (``xheaders=True``) that address is the proxy's client."""
 import pytest

@@ -1,6 +1,5 @@
 """What every SockJS HTTP handler shares: CORS, caching headers,
-JSESSIONID, preflight answers, and quiet handling of clients that go away
-(PROTOCOL.md section 8)."""
+JSESSIONID, preflight answers, and quiet handling of clients that go away."""
 import logging
 import time
 from email.utils import formatdate

@@ -6,7 +6,7 @@ frames to the client (a polling response, a stream, a websocket). Receivers
 are anything that fits the small :class:`Receiver` protocol; the session
 never imports a transport.
 
-Rules kept here (PROTOCOL.md sections 2, 5 and 9):
+Rules kept here:
 
 * ``o`` first; then ``a[...]`` frames batching everything queued; ``h``
   after ``heartbeat_delay`` of silence, driven by the router's sweep.

@@ -1,5 +1,4 @@
-"""The service's fixed pages: greeting, ``/info`` and the iframe page
-(PROTOCOL.md sections 1, 3 and 4)."""
+"""The service's fixed pages: greeting, ``/info`` and the iframe page."""
 import hashlib
 import json
 import secrets

@@ -6,8 +6,8 @@ conformance suite keeps for haproxy) runs in an ordinary Tornado
 ``RequestHandler``. Once it succeeds the connection leaves Tornado: the
 socket is handed to a plain asyncio :class:`WebSocketConnection`, which
 parses every complete frame of each read at once and writes without a
-Task or Future per message. PERFORMANCE.md measured this at several times
-the throughput of ``tornado.websocket``; the routing, the handshake and
+Task or Future per message: several times the throughput of
+``tornado.websocket`` (bench/README.md); the routing, the handshake and
 everything HTTP stay Tornado's.
 
 TLS connections cannot be moved that way (the TLS state lives in Tornado's
@@ -480,8 +480,8 @@ def _ignore_result(fut: "asyncio.Future[Any]") -> None:
 
 
 class SockJSWebSocketHandler(BaseHandler):
-    """Base of the websocket endpoints: validates the handshake
-    (PROTOCOL.md section 7), answers it, and hands the connection to a
+    """Base of the websocket endpoints: validates the handshake,
+    answers it, and hands the connection to a
     :class:`WebSocketConnection` whose delegate :meth:`make_delegate`
     builds. Every method but GET gets 405 with ``Allow: GET``."""
 

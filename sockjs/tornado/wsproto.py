@@ -7,7 +7,7 @@ every connection. The handshake helpers compute the accept values.
 
 Parsing whole buffers, instead of awaiting each frame piecewise as
 ``tornado.websocket`` does, is what lets the websocket path run several
-times faster than Tornado's own handler (see PERFORMANCE.md).
+times faster than Tornado's own handler (bench/README.md).
 """
 import base64
 import hashlib

@@ -1,4 +1,4 @@
-"""``eventsource`` (PROTOCOL.md section 5): Server-Sent Events."""
+"""``eventsource``: Server-Sent Events."""
 from sockjs.tornado.transports.streamingbase import StreamingTransportBase
 
 __all__ = ["EventSourceTransport"]

@@ -1,4 +1,4 @@
-"""``htmlfile`` (PROTOCOL.md section 5): a page that calls its parent's
+"""``htmlfile``: a page that calls its parent's
 callback for each frame, for browsers without XHR streaming."""
 from sockjs.tornado import proto
 from sockjs.tornado.transports.callback import CallbackMixin

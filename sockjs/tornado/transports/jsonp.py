@@ -1,4 +1,4 @@
-"""``jsonp`` polling and ``jsonp_send`` (PROTOCOL.md sections 5 and 6)."""
+"""``jsonp`` polling and ``jsonp_send``."""
 from typing import Any
 
 from sockjs.tornado import proto

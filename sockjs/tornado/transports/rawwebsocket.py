@@ -1,6 +1,6 @@
-"""``P/websocket``: a plain websocket with no SockJS framing (PROTOCOL.md
-section 7): text in, text out, unchanged; the application's close becomes a
-websocket close frame with its code and reason."""
+"""``P/websocket``: a plain websocket with no SockJS framing:
+text in, text out, unchanged; the application's close becomes a websocket
+close frame with its code and reason."""
 from typing import Any, List, Optional
 
 from sockjs.tornado.session import Broadcast, RawSession

@@ -1,5 +1,5 @@
-"""``P/<server>/<session>/websocket``: SockJS framing over a websocket
-(PROTOCOL.md section 7). Each websocket connection is its own session,
+"""``P/<server>/<session>/websocket``: SockJS framing over a websocket.
+Each websocket connection is its own session,
 whatever its session id, and lives exactly as long as the connection."""
 
 from typing import Any, List, Optional

@@ -1,4 +1,4 @@
-"""``xhr`` polling and ``xhr_send`` (PROTOCOL.md sections 5 and 6)."""
+"""``xhr`` polling and ``xhr_send``."""
 from typing import Any
 
 from sockjs.tornado.transports.pollingbase import PollingTransportBase

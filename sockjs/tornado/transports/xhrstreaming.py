@@ -1,4 +1,4 @@
-"""``xhr_streaming`` (PROTOCOL.md section 5)."""
+"""``xhr_streaming``."""
 from sockjs.tornado.transports.streamingbase import StreamingTransportBase
 
 __all__ = ["XhrStreamingTransport"]
