@@ -41,5 +41,29 @@ if [ -f package.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# Autobahn|Testsuite (the websocket conformance fuzzer that
+# tests/test_autobahn.py runs) needs Python 2.7: its own virtualenv, made
+# once and reused. PYTHON2 names the interpreter; by default the newest
+# working 2.7 under pyenv, else python2.7 on PATH.
+if [ ! -f .venv-autobahn/installed ]; then
+  PY2=${PYTHON2:-}
+  if [ -z "$PY2" ]; then
+    for c in "$(command -v python2.7 || true)" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/2.7*/bin/python2.7; do
+      if [ -x "$c" ] && "$c" -c 'import sys; assert sys.version_info[:2] == (2, 7)' 2>/dev/null; then
+        PY2=$c
+      fi
+    done
+  fi
+  if [ -z "$PY2" ]; then
+    echo "scripts/test.sh: Python 2.7 is required for the Autobahn websocket tests (set PYTHON2)" >&2
+    exit 1
+  fi
+  .venv/bin/python -m pip install -q 'virtualenv<20.22'
+  rm -rf .venv-autobahn
+  .venv/bin/python -m virtualenv -q -p "$PY2" .venv-autobahn
+  .venv-autobahn/bin/python -m pip install -q -r tests/autobahn/requirements.txt
+  touch .venv-autobahn/installed
+fi
+
 # Static checks, then the tests.
 .venv/bin/python -m pytest "$@"
