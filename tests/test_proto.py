@@ -249,7 +249,7 @@ def test_parse_split_at_every_byte_boundary(n):
     data = client_frame(wsframes.OP_BINARY, payload) + client_frame(wsframes.OP_TEXT, b"tail")
     for split in range(len(data) + 1):
         parser = wsframes.FrameParser(1 << 20)
-        assert feed_all(parser, data, split) == [(wsframes.OP_BINARY, payload), (wsframes.OP_TEXT, b"tail")], split
+        assert feed_all(parser, data, split) == [(wsframes.OP_BINARY, payload), (wsframes.OP_TEXT, "tail")], split
         assert parser.buffered == 0
 
 
@@ -258,18 +258,18 @@ def test_parse_byte_by_byte_and_large_frame():
     data = client_frame(wsframes.OP_TEXT, payload)
     for split in (1, 2, 9, 10, 13, 14, 15, 1000, len(data) - 1):
         parser = wsframes.FrameParser(1 << 20)
-        assert feed_all(parser, data, split) == [(wsframes.OP_TEXT, payload)], split
+        assert feed_all(parser, data, split) == [(wsframes.OP_TEXT, payload.decode())], split
     parser = wsframes.FrameParser(1 << 20)
     out = []
     small = client_frame(wsframes.OP_TEXT, b"hello") * 3
     for i in range(len(small)):
         out += parser.feed(small[i:i + 1])
-    assert out == [(wsframes.OP_TEXT, b"hello")] * 3
+    assert out == [(wsframes.OP_TEXT, "hello")] * 3
 
 
 def test_many_frames_in_one_buffer():
     data = b"".join(client_frame(wsframes.OP_TEXT, b"m%d" % i) for i in range(50))
-    assert wsframes.FrameParser(1000).feed(data) == [(wsframes.OP_TEXT, b"m%d" % i) for i in range(50)]
+    assert wsframes.FrameParser(1000).feed(data) == [(wsframes.OP_TEXT, "m%d" % i) for i in range(50)]
 
 
 def test_fragmented_message_with_interleaved_control_frames():
@@ -281,14 +281,89 @@ def test_fragmented_message_with_interleaved_control_frames():
     for split in range(len(data) + 1):
         parser = wsframes.FrameParser(100)
         assert feed_all(parser, data, split) == [
-            (wsframes.OP_PING, b"p1"), (wsframes.OP_PONG, b""), (wsframes.OP_TEXT, b"hello")], split
+            (wsframes.OP_PING, b"p1"), (wsframes.OP_PONG, b""), (wsframes.OP_TEXT, "hello")], split
 
 
 def test_control_frames():
     parser = wsframes.FrameParser(100)
     close = client_frame(wsframes.OP_CLOSE, wsframes.close_payload(1001, "bye"))
-    assert parser.feed(close) == [(wsframes.OP_CLOSE, b"\x03\xe9bye")]
     assert parser.feed(client_frame(wsframes.OP_PING, b"x" * 125)) == [(wsframes.OP_PING, b"x" * 125)]
+    assert parser.feed(close + client_frame(wsframes.OP_TEXT, b"after")) == [(wsframes.OP_CLOSE, b"\x03\xe9bye")]
+    # Nothing after a close frame counts.
+    assert parser.feed(client_frame(wsframes.OP_TEXT, b"later")) == []
+
+
+def test_messages_before_a_bad_frame_come_with_the_error():
+    good = client_frame(wsframes.OP_TEXT, b"one") + client_frame(wsframes.OP_BINARY, b"\x00two")
+    with pytest.raises(wsframes.ProtocolError) as e:
+        wsframes.FrameParser(100).feed(good + client_frame(wsframes.OP_TEXT, b"a", rsv=0x20))
+    assert e.value.code == 1002
+    assert e.value.messages == [(wsframes.OP_TEXT, "one"), (wsframes.OP_BINARY, b"\x00two")]
+    with pytest.raises(wsframes.ProtocolError) as e:
+        wsframes.FrameParser(100).feed(good + client_frame(wsframes.OP_TEXT, b"\xff"))
+    assert e.value.code == 1007
+    assert len(e.value.messages) == 2
+
+
+def test_binary_messages_are_bytes_and_not_checked_as_utf8():
+    parser = wsframes.FrameParser(100)
+    data = client_frame(wsframes.OP_BINARY, b"\xff", fin=False) + client_frame(wsframes.OP_CONT, b"\xfe")
+    assert parser.feed(data) == [(wsframes.OP_BINARY, b"\xff\xfe")]
+
+
+def test_invalid_utf8_fails_at_the_fragment_where_it_appears():
+    # The message would only end later: the bad fragment alone fails it.
+    parser = wsframes.FrameParser(1000)
+    assert parser.feed(client_frame(wsframes.OP_TEXT, "\u03ba\u1f79".encode(), fin=False)) == []
+    with pytest.raises(wsframes.ProtocolError) as e:
+        parser.feed(client_frame(wsframes.OP_CONT, b"\xf4\x90\x80\x80", fin=False))
+    assert e.value.code == 1007
+    # A code point split across fragments is fine.
+    parser = wsframes.FrameParser(1000)
+    euro = "\u20ac".encode()
+    data = client_frame(wsframes.OP_TEXT, euro[:1], fin=False) + client_frame(wsframes.OP_CONT, euro[1:])
+    assert parser.feed(data) == [(wsframes.OP_TEXT, "\u20ac")]
+    # Truncated at the end of the message: invalid.
+    with pytest.raises(wsframes.ProtocolError) as e:
+        wsframes.FrameParser(1000).feed(client_frame(wsframes.OP_TEXT, euro[:2], fin=False)
+                                        + client_frame(wsframes.OP_CONT, b""))
+    assert e.value.code == 1007
+
+
+def test_invalid_utf8_fails_within_a_frame_still_arriving():
+    payload = "\u03ba\u1f79\u03c3\u03bc\u03b5".encode() + b"\xf4\x90\x80\x80" + b"edited" * 20
+    data = client_frame(wsframes.OP_TEXT, payload)
+    parser = wsframes.FrameParser(1000)
+    head = 4 + 4 + 11  # frame header, mask, the valid text
+    assert parser.feed(data[:head]) == []
+    with pytest.raises(wsframes.ProtocolError) as e:
+        parser.feed(data[head:head + 2])
+    assert e.value.code == 1007
+
+
+@pytest.mark.parametrize("payload,code", [
+    (b"\x03", 1002),
+    (struct.pack("!H", 999), 1002),
+    (struct.pack("!H", 1004), 1002),
+    (struct.pack("!H", 1005), 1002),
+    (struct.pack("!H", 1006), 1002),
+    (struct.pack("!H", 1015), 1002),
+    (struct.pack("!H", 1016), 1002),
+    (struct.pack("!H", 2999), 1002),
+    (struct.pack("!H", 5000), 1002),
+    (struct.pack("!H", 1000) + b"\xce\xba\xe1\xbd", 1007),
+])
+def test_invalid_close_frames(payload, code):
+    with pytest.raises(wsframes.ProtocolError) as e:
+        wsframes.FrameParser(100).feed(client_frame(wsframes.OP_CLOSE, payload))
+    assert e.value.code == code
+
+
+@pytest.mark.parametrize("code", [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014,
+                                  3000, 3999, 4000, 4999])
+def test_valid_close_codes(code):
+    payload = wsframes.close_payload(code, "\u00e9")
+    assert wsframes.FrameParser(100).feed(client_frame(wsframes.OP_CLOSE, payload)) == [(wsframes.OP_CLOSE, payload)]
 
 
 @pytest.mark.parametrize("data,code", [
@@ -330,9 +405,9 @@ def test_hixie76_frames():
     for split in range(len(data) + 1):
         parser = wsframes.Hixie76Parser(100)
         assert feed_all(parser, data, split) == [
-            (wsframes.OP_TEXT, b"a"), (wsframes.OP_TEXT, b"\xc3\xa9"), (wsframes.OP_TEXT, b"")], split
+            (wsframes.OP_TEXT, "a"), (wsframes.OP_TEXT, "\u00e9"), (wsframes.OP_TEXT, "")], split
     parser = wsframes.Hixie76Parser(100)
-    assert parser.feed(b"\x00x\xff\xff\x00") == [(wsframes.OP_TEXT, b"x"), (wsframes.OP_CLOSE, b"")]
+    assert parser.feed(b"\x00x\xff\xff\x00") == [(wsframes.OP_TEXT, "x"), (wsframes.OP_CLOSE, b"")]
 
 
 def test_hixie76_errors():

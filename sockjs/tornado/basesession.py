@@ -191,8 +191,9 @@ class BaseSession:
 
     # -- incoming ---------------------------------------------------------
 
-    def on_messages(self, messages: List[str]) -> None:
-        """Hand client messages to the application, in order."""
+    def on_messages(self, messages: List[Any]) -> None:
+        """Hand client messages (``str``, or ``bytes`` for binary ones) to
+        the application, in order."""
         if not messages:
             return
         self.stats.on_pack_recv(len(messages))

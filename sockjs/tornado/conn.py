@@ -6,7 +6,7 @@ once, however the session ended. Each handler may be a plain method or an
 ``async def``; coroutines are awaited, and the next message of the same
 session waits until the previous handler finished.
 """
-from typing import TYPE_CHECKING, Any, FrozenSet, Iterable, Optional, overload
+from typing import TYPE_CHECKING, Any, FrozenSet, Iterable, List, Optional, overload
 
 if TYPE_CHECKING:  # pragma: no cover
     from sockjs.tornado.basesession import BaseSession
@@ -52,9 +52,10 @@ class SockJSConnection:
         connection: the client gets a close frame (3000 ``Go away!`` unless
         another code was given). May be a coroutine."""
 
-    def on_message(self, message: str) -> Any:
-        """One message from the client, as ``str``. May be a coroutine; the
-        next message waits for it."""
+    def on_message(self, message: Any) -> Any:
+        """One message from the client, as ``str``; on the raw
+        ``/websocket`` endpoint a binary message arrives as ``bytes``. May
+        be a coroutine; the next message waits for it."""
         raise NotImplementedError()
 
     def on_close(self) -> Any:
@@ -69,8 +70,35 @@ class SockJSConnection:
         string; any other JSON-able value (dict, list, number) arrives as
         that value in the client's ``e.data``, as in 1.x. On the raw
         ``/websocket`` endpoint such values go as JSON text, and
-        ``binary=True`` sends ``bytes`` as a binary frame."""
+        ``binary=True`` sends a binary message (``bytes`` as they are,
+        text as UTF-8), as Tornado's ``write_message`` does. SockJS
+        sessions carry text only: there ``binary`` is ignored, and
+        ``bytes`` must be UTF-8 (``UnicodeDecodeError`` otherwise)."""
         self.session.send_message(message, binary=binary)
+
+    @classmethod
+    def select_subprotocol(cls, subprotocols: List[str], request: "ConnectionInfo") -> Optional[str]:
+        """Choose the subprotocol of a raw ``/websocket`` connection
+        among ``subprotocols``, those the client offered
+        (``Sec-WebSocket-Protocol``) in its order of preference; ``request``
+        is the handshake's. Return one of them, or ``None`` (the default)
+        for none: the answer then has no ``Sec-WebSocket-Protocol`` header,
+        and the client decides whether to go on. Called once per
+        handshake, before the session exists (hence a classmethod); the
+        choice is then :attr:`selected_subprotocol`.
+
+        .. versionadded:: 2.0
+        """
+        return None
+
+    @property
+    def selected_subprotocol(self) -> Optional[str]:
+        """The subprotocol :meth:`select_subprotocol` chose for this
+        connection; ``None`` when none was (and on SockJS sessions).
+
+        .. versionadded:: 2.0
+        """
+        return getattr(self.session, "subprotocol", None)
 
     def broadcast(self, clients: Iterable["SockJSConnection"], message: Any) -> None:
         """Send ``message`` to every connection in ``clients``, encoding it

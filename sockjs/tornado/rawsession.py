@@ -24,6 +24,8 @@ class RawSession(BaseSession):
         super().__init__(conn, server)
         self.transport_name = "rawwebsocket"
         self.handler: Any = None
+        #: The subprotocol the handshake agreed on, if any.
+        self.subprotocol: Optional[str] = None
         self.on_idle: Optional[Callable[[], None]] = None
         # No id: each raw websocket is its own session (the registry keeps
         # it among the unnamed ones, for shutdown and stats).
@@ -62,12 +64,16 @@ class RawSession(BaseSession):
         self._open(info)
 
     def send_message(self, message: Any, stats: bool = True, binary: bool = False) -> None:
-        """Send one websocket message now: a binary one for ``bytes`` with
-        ``binary=True``, else text. A no-op once closed."""
+        """Send one websocket message now: with ``binary=True`` a binary
+        one (``bytes`` as they are, text encoded as UTF-8, other values as
+        JSON text), else a text one. A no-op once closed."""
         if self.state >= CLOSING or self.handler is None:
             return
-        if binary and isinstance(message, (bytes, bytearray, memoryview)):
-            self.handler.send_binary(bytes(message))
+        if binary:
+            if isinstance(message, (bytes, bytearray, memoryview)):
+                self.handler.send_binary(bytes(message))
+            else:
+                self.handler.send_binary(proto.message_text(message).encode("utf-8"))
         else:
             self.handler.send_text(proto.message_text(message))
         if stats:

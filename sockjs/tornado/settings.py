@@ -46,6 +46,9 @@ DEFAULT_SETTINGS: Dict[str, Any] = {
     # Seconds a websocket peer has to answer the ping sent with each
     # heartbeat; None disables the check.
     "ping_timeout": 10,
+    # permessage-deflate for websockets: None (off), or a dict as Tornado's
+    # get_compression_options() returns ({} for the defaults).
+    "websocket_compression": None,
     # Allowed Origins: "*", or a list of exact origins and patterns such as
     # "https://*.example.com", or a callable(origin) -> bool.
     "allowed_origins": "*",
@@ -138,6 +141,11 @@ def _positive_number(key: str, value: Any) -> None:
         raise ValueError("setting %r must be positive, not %r" % (key, value))
 
 
+def _compression(key: str, value: Any) -> None:
+    from sockjs.tornado.wsdeflate import check_options
+    check_options(key, value)
+
+
 _CHECKS: Dict[str, Callable[[str, Any], None]] = {
     "session_check_interval": _number,
     "disconnect_delay": _number,
@@ -154,6 +162,7 @@ _CHECKS: Dict[str, Callable[[str, Any], None]] = {
     "max_queue_size": _positive_int,
     "max_inbox_messages": _positive_int,
     "ping_timeout": _optional_number,
+    "websocket_compression": _compression,
     "allowed_origins": _origins,
     "broker": _broker,
     "broker_namespace": _optional_str,

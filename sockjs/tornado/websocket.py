@@ -12,11 +12,11 @@ the routing, the handshake and everything HTTP stay Tornado's.
 """
 import asyncio
 import logging
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 from tornado import iostream
 
-from sockjs.tornado import wsframes
+from sockjs.tornado import wsframes, wsnegotiate
 from sockjs.tornado.basehandler import BaseHandler
 from sockjs.tornado.wsconnection import (
     CLOSE_GRACE,
@@ -65,6 +65,10 @@ class SockJSWebSocketHandler(BaseHandler):
         also accept :meth:`attach` with the connection."""
         raise NotImplementedError()
 
+    def select_subprotocol(self, subprotocols: List[str]) -> Optional[str]:
+        """One of the subprotocols the client offered, or ``None``."""
+        return None
+
     def _method_not_allowed(self, *args: Any, **kwargs: Any) -> None:
         self.set_status(405)
         self._headers["Allow"] = "GET"
@@ -90,6 +94,8 @@ class SockJSWebSocketHandler(BaseHandler):
         key1 = headers.get("Sec-WebSocket-Key1")
         key2 = headers.get("Sec-WebSocket-Key2")
         hixie: Optional["tuple[str, str]"] = None
+        settings = self.server.settings
+        agreed = wsnegotiate.Negotiated()
         if key1 is not None and key2 is not None:
             hixie = (key1, key2)
             scheme = "wss" if self.request.protocol == "https" else "ws"
@@ -109,21 +115,24 @@ class SockJSWebSocketHandler(BaseHandler):
             key = headers.get("Sec-WebSocket-Key")
             if not key:
                 return self.send_error_text(400, "Missing Sec-WebSocket-Key")
+            agreed = wsnegotiate.negotiate(headers.get_list("Sec-WebSocket-Extensions"),
+                                           headers.get_list("Sec-WebSocket-Protocol"),
+                                           settings["websocket_compression"], self.select_subprotocol)
             response = _pad_head(
                 "HTTP/1.1 101 Switching Protocols\r\n"
                 "Upgrade: websocket\r\n"
                 "Connection: Upgrade\r\n"
-                "Sec-WebSocket-Accept: %s\r\n" % wsframes.accept_key(key)
+                "Sec-WebSocket-Accept: %s\r\n" % wsframes.accept_key(key) + agreed.header_lines
             )
         delegate = self.make_delegate()
         self.set_status(101)
         self.application.log_request(self)
-        settings = self.server.settings
         stream = self.detach()
         greeting = response.encode("latin-1")
         if isinstance(stream, iostream.SSLIOStream):
             conn = WebSocketConnection(delegate, settings["max_message_size"], settings["max_queue_size"],
-                                       greeting=greeting, hixie76_keys=hixie)
+                                       greeting=greeting, hixie76_keys=hixie,
+                                       deflate=agreed.deflate, subprotocol=agreed.subprotocol)
             await IOStreamTransport(stream, conn).run()
             return
         # Bytes Tornado read past the request head belong to the new reader,
@@ -141,7 +150,8 @@ class SockJSWebSocketHandler(BaseHandler):
         stream.close()  # unregisters and closes the original fd only
         sock.setblocking(False)
         conn = WebSocketConnection(delegate, settings["max_message_size"], settings["max_queue_size"],
-                                   greeting=greeting, initial=buffered, hixie76_keys=hixie)
+                                   greeting=greeting, initial=buffered, hixie76_keys=hixie,
+                                   deflate=agreed.deflate, subprotocol=agreed.subprotocol)
         # asyncio sets TCP_NODELAY on every TCP transport it makes.
         try:
             transport, _ = await asyncio.get_running_loop().connect_accepted_socket(lambda: conn, sock=sock)

@@ -10,15 +10,22 @@ reported to a :class:`WebSocketDelegate` (the SockJS or raw receiver).
 Broadcast frames written in one loop turn are *corked*: the first goes out
 at once, the rest of the turn's leave together when the loop gets back to
 its queue, in one write instead of one each.
+
+However the connection ends on our side (a protocol error, a limit, the
+application), the peer gets a close frame first, then a FIN; what it still
+sends is read and dropped until it closes too (or ``CLOSE_GRACE`` passes),
+so that its late data cannot turn our close into a reset that destroys the
+close frame before it is read.
 """
 import asyncio
 import logging
 import threading
 import time
-from typing import Any, Callable, List, Optional, Protocol
+from typing import Any, Callable, List, Optional, Protocol, Union
 
 from sockjs.tornado import wsframes
 from sockjs.tornado.closecodes import CLOSE_QUEUE_OVERFLOW
+from sockjs.tornado.wsdeflate import DeflateParams
 
 __all__ = ["WebSocketDelegate", "WebSocketConnection", "CLOSE_WRITE_OVERFLOW", "CLOSE_GRACE",
            "READ_LIMIT", "WRITE_HIGH_WATER"]
@@ -44,9 +51,9 @@ class WebSocketDelegate(Protocol):
     def on_ws_open(self, conn: "WebSocketConnection") -> None:
         """The handshake answer is written; frames may follow."""
 
-    def on_ws_messages(self, messages: List[str]) -> None:
-        """Text messages of one read, in order (binary ones are decoded as
-        UTF-8 too)."""
+    def on_ws_messages(self, messages: List[Union[str, bytes]]) -> None:
+        """The messages of one read, in order: text as ``str``, binary as
+        ``bytes``."""
 
     def on_ws_closed(self, code: Optional[int], reason: str, by_peer: bool) -> None:
         """The connection ended (once)."""
@@ -76,6 +83,13 @@ def _end_turn(state: _Turn) -> None:
         conn._uncork()
 
 
+def _can_write_eof(transport: asyncio.BaseTransport) -> bool:
+    try:
+        return bool(transport.can_write_eof())  # type: ignore[attr-defined]
+    except NotImplementedError:  # a transport that does not say (TLS)
+        return False
+
+
 class WebSocketConnection(asyncio.Protocol):
     """One websocket connection after its handshake.
 
@@ -84,23 +98,39 @@ class WebSocketConnection(asyncio.Protocol):
     On connection, ``greeting`` (the handshake answer) is written first,
     then the delegate hears ``on_ws_open``, then ``initial`` (bytes read
     along with the request head) is parsed before anything from the socket.
+    ``deflate`` and ``subprotocol`` are what the handshake agreed on.
     """
 
     def __init__(self, delegate: WebSocketDelegate, max_message_size: int,
                  max_write_buffer: int, greeting: bytes = b"", initial: bytes = b"",
-                 hixie76_keys: Optional["tuple[str, str]"] = None) -> None:
+                 hixie76_keys: Optional["tuple[str, str]"] = None,
+                 deflate: Optional[DeflateParams] = None, subprotocol: Optional[str] = None) -> None:
         self.delegate = delegate
+        #: The subprotocol the handshake answered with, if any.
+        self.subprotocol = subprotocol
         self.transport: Optional[asyncio.BaseTransport] = None
         self._greeting = greeting
         self._initial = initial
         self._hixie_keys = hixie76_keys
         self._hixie_pending = b""
         self.hixie76 = hixie76_keys is not None
+        self._deflater = None
+        #: Connections whose ``frame_key`` is equal may share the frames
+        #: :meth:`frame_text` builds; ``None``: build them for this one.
+        self.frame_key: Optional[str] = "hixie76" if self.hixie76 else "rfc6455"
         if self.hixie76:
             self._parser: Any = wsframes.Hixie76Parser(max_message_size)
+        elif deflate is not None:
+            self._parser = wsframes.FrameParser(max_message_size, deflate.inflater())
+            self._deflater = deflate.deflater()
+            self.frame_key = deflate.share_key
         else:
             self._parser = wsframes.FrameParser(max_message_size)
         self._max_write_buffer = max_write_buffer
+        # A write this large is checked against the bound even while the
+        # peer keeps up (below it, only once asyncio paused writing).
+        self._check_from = max(max_write_buffer - WRITE_HIGH_WATER, 0)
+        self._grace: Optional[asyncio.TimerHandle] = None
         self._closed = False
         self._close_sent = False
         self._reading_paused = False
@@ -133,36 +163,36 @@ class WebSocketConnection(asyncio.Protocol):
             data = self._hixie_handshake(data)
             if not data:
                 return
+        error: Optional[wsframes.ProtocolError] = None
+        frames: List[wsframes.Message]
         try:
             frames = self._parser.feed(data)
         except wsframes.ProtocolError as e:
-            log.debug("websocket protocol error: %s", e.reason)
-            self.close(e.code, e.reason, by_peer=True)
-            return
-        texts: List[str] = []
+            # What came before the bad frame is delivered first.
+            frames = e.messages
+            error = e
+        messages: List[Union[str, bytes]] = []
         for opcode, payload in frames:
-            if opcode == wsframes.OP_TEXT or opcode == wsframes.OP_BINARY:
-                try:
-                    texts.append(payload.decode("utf-8"))
-                except UnicodeDecodeError:
-                    self._deliver(texts)
-                    self.close(1007, "Invalid UTF-8", by_peer=True)
-                    return
+            if opcode < wsframes.OP_CLOSE:
+                messages.append(payload)
             elif opcode == wsframes.OP_PING:
-                self._write(wsframes.build_frame(wsframes.OP_PONG, payload))
+                self._write(wsframes.build_frame(wsframes.OP_PONG, payload))  # type: ignore[arg-type]
             elif opcode == wsframes.OP_PONG:
                 self.last_pong = time.monotonic()
                 self.ping_sent_at = None
             elif opcode == wsframes.OP_CLOSE:
-                self._deliver(texts)
-                code, reason = wsframes.parse_close_payload(payload)
+                self._deliver(messages)
+                code, reason = wsframes.parse_close_payload(payload)  # type: ignore[arg-type]
                 self.close(code if code is not None else 1000, reason, by_peer=True)
                 return
-        self._deliver(texts)
+        self._deliver(messages)
+        if error is not None:
+            log.debug("websocket protocol error: %s", error.reason)
+            self.close(error.code, error.reason, by_peer=True)
 
-    def _deliver(self, texts: List[str]) -> None:
-        if texts and not self._closed:
-            self.delegate.on_ws_messages(texts)
+    def _deliver(self, messages: List[Union[str, bytes]]) -> None:
+        if messages and not self._closed:
+            self.delegate.on_ws_messages(messages)
 
     def _hixie_handshake(self, data: bytes) -> bytes:
         buf = self._hixie_pending + data
@@ -183,6 +213,9 @@ class WebSocketConnection(asyncio.Protocol):
         return buf[8:]
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
         if not self._closed:
             self._closed = True
             self.delegate.on_ws_closed(None, "", True)
@@ -226,30 +259,36 @@ class WebSocketConnection(asyncio.Protocol):
             # the order.
             self._cork.append(data)
             return
-        transport.write(data)  # type: ignore[attr-defined]
-        if self._writing_paused and transport.get_write_buffer_size() > self._max_write_buffer:  # type: ignore[attr-defined]
-            # The peer reads slower than we write: drop it rather than hold
-            # its backlog without bound. The delegate hears 1013, not from
-            # the peer (it logs, naming its session).
-            self._dropped_backlog = transport.get_write_buffer_size()  # type: ignore[attr-defined]
-            log.debug("websocket peer reads too slowly (%d bytes unsent); dropping it",
+        if ((self._writing_paused or len(data) > self._check_from)
+                and transport.get_write_buffer_size() + len(data) > self._max_write_buffer):  # type: ignore[attr-defined]
+            # The peer reads slower than we write: close rather than hold
+            # its backlog without bound. The close frame goes after what is
+            # already queued (within the bound); the delegate hears 1013,
+            # not from the peer (it logs, naming its session).
+            self._dropped_backlog = transport.get_write_buffer_size() + len(data)  # type: ignore[attr-defined]
+            log.debug("websocket peer reads too slowly (%d bytes unsent); closing",
                       self._dropped_backlog)
-            self.abort(CLOSE_WRITE_OVERFLOW)
+            self.close(*CLOSE_WRITE_OVERFLOW)
+            return
+        transport.write(data)  # type: ignore[attr-defined]
+
+    def _payload(self, opcode: int, payload: bytes) -> bytes:
+        """The frame of one message, compressed if that was agreed."""
+        if self.hixie76:
+            return wsframes.build_hixie76_frame(payload)
+        deflater = self._deflater
+        if deflater is not None:
+            return wsframes.build_frame(opcode, deflater.compress(payload), True)
+        return wsframes.build_frame(opcode, payload)
 
     def send_text(self, text: str) -> None:
         """One text message."""
-        payload = text.encode("utf-8", "surrogatepass")
-        if self.hixie76:
-            self._write(wsframes.build_hixie76_frame(payload))
-        else:
-            self._write(wsframes.build_frame(wsframes.OP_TEXT, payload))
+        self._write(self._payload(wsframes.OP_TEXT, text.encode("utf-8", "surrogatepass")))
 
     def send_binary(self, data: bytes) -> None:
-        """One binary message (a text frame under hixie-76)."""
-        if self.hixie76:
-            self._write(wsframes.build_hixie76_frame(data))
-        else:
-            self._write(wsframes.build_frame(wsframes.OP_BINARY, data))
+        """One binary message (a text frame under hixie-76, which has no
+        other)."""
+        self._write(self._payload(wsframes.OP_BINARY, data))
 
     def send_prebuilt(self, frame: bytes) -> None:
         """Bytes already framed (a broadcast frame built once).
@@ -296,11 +335,9 @@ class WebSocketConnection(asyncio.Protocol):
             self._write(cork[0] if len(cork) == 1 else b"".join(cork))
 
     def frame_text(self, text: str) -> bytes:
-        """The frame :meth:`send_text` would write, for sharing."""
-        payload = text.encode("utf-8", "surrogatepass")
-        if self.hixie76:
-            return wsframes.build_hixie76_frame(payload)
-        return wsframes.build_frame(wsframes.OP_TEXT, payload)
+        """The frame :meth:`send_text` would write: any connection with the
+        same :attr:`frame_key` (not ``None``) may send it too."""
+        return self._payload(wsframes.OP_TEXT, text.encode("utf-8", "surrogatepass"))
 
     def ping(self) -> None:
         """Send a ping (not under hixie-76, which has none)."""
@@ -309,29 +346,34 @@ class WebSocketConnection(asyncio.Protocol):
             self._write(wsframes.build_frame(wsframes.OP_PING, b""))
 
     def close(self, code: Optional[int] = 1000, reason: str = "", by_peer: bool = False) -> None:
-        """Send a close frame (``code``, ``reason``) and end the connection
-        once it is written."""
+        """Send a close frame (``code``, ``reason``) after what is queued,
+        then end the connection (see the module's docstring)."""
         if self._closed:
             return
         self._uncork()
-        if not self._close_sent:
-            self._close_sent = True
-            if self.hixie76:
-                self._write(b"\xff\x00")
-            else:
-                if code in (None, 1005, 1006, 1015):
-                    payload = b""
-                else:
-                    payload = wsframes.close_payload(code, reason)
-                self._write(wsframes.build_frame(wsframes.OP_CLOSE, payload))
+        if self._closed:  # the corked frames overflowed the bound
+            return
         self._closed = True
         transport = self.transport
-        if transport is not None:
-            transport.close()
-            if transport.get_write_buffer_size():  # type: ignore[attr-defined]
-                # A peer that never reads would hold the socket and its
-                # backlog open for ever: give it a grace period, no more.
-                asyncio.get_running_loop().call_later(CLOSE_GRACE, transport.abort)  # type: ignore[attr-defined]
+        if transport is not None and not transport.is_closing():
+            if not self._close_sent:
+                self._close_sent = True
+                if self.hixie76:
+                    frame = b"\xff\x00"
+                elif code in (None, 1005, 1006, 1015):
+                    frame = wsframes.build_frame(wsframes.OP_CLOSE, b"")
+                else:
+                    frame = wsframes.build_frame(wsframes.OP_CLOSE, wsframes.close_payload(code, reason))
+                transport.write(frame)  # type: ignore[attr-defined]
+            if self._reading_paused:
+                transport.resume_reading()  # type: ignore[attr-defined]
+            if _can_write_eof(transport):
+                transport.write_eof()  # type: ignore[attr-defined]
+            else:
+                transport.close()
+            # A peer that never reads, or never closes, would hold the
+            # socket (and its backlog) open for ever: a grace period, no more.
+            self._grace = asyncio.get_running_loop().call_later(CLOSE_GRACE, transport.abort)  # type: ignore[attr-defined]
         self.delegate.on_ws_closed(code, reason, by_peer)
 
     def abort(self, why: "Optional[tuple[int, str]]" = None) -> None:

@@ -10,9 +10,15 @@ Parsing whole buffers, instead of awaiting each frame piecewise as
 times faster than Tornado's own handler (bench/README.md).
 """
 import base64
+import codecs
 import hashlib
 import struct
-from typing import List, Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple, Union
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing_extensions import Protocol
+else:
+    from typing import Protocol
 
 try:
     from tornado.speedups import websocket_mask as _mask  # type: ignore[import-not-found,unused-ignore]
@@ -25,7 +31,8 @@ except ImportError:  # pragma: no cover - Tornado built without its C speedups
 __all__ = [
     "OP_CONT", "OP_TEXT", "OP_BINARY", "OP_CLOSE", "OP_PING", "OP_PONG",
     "ProtocolError", "FrameParser", "Hixie76Parser", "build_frame",
-    "close_payload", "parse_close_payload", "accept_key", "hixie76_answer",
+    "close_payload", "parse_close_payload", "check_close_payload", "valid_close_code",
+    "accept_key", "hixie76_answer", "Inflater", "Message",
 ]
 
 OP_CONT = 0x0
@@ -40,12 +47,17 @@ _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 class ProtocolError(Exception):
     """The peer broke the framing rules; ``code`` is the close code to send
-    (1002 protocol error, 1007 bad UTF-8, 1009 message too big)."""
+    (1002 protocol error, 1007 bad UTF-8, 1009 message too big).
+
+    ``messages`` holds the complete messages that arrived before the bad
+    frame, in order: they are the peer's, and are delivered before the
+    connection fails."""
 
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(reason)
         self.code = code
         self.reason = reason
+        self.messages: "List[Message]" = []
 
 
 def accept_key(key: str) -> str:
@@ -68,15 +80,17 @@ def hixie76_answer(key1: str, key2: str, key3: bytes) -> bytes:
     return hashlib.md5(data).digest()
 
 
-def build_frame(opcode: int, payload: bytes) -> bytes:
-    """One final, unmasked frame as a server sends it."""
+def build_frame(opcode: int, payload: bytes, compressed: bool = False) -> bytes:
+    """One final, unmasked frame as a server sends it; ``compressed`` sets
+    RSV1, which marks a compressed message under permessage-deflate."""
     n = len(payload)
+    b0 = 0xC0 | opcode if compressed else 0x80 | opcode
     if n < 126:
-        header = bytes((0x80 | opcode, n))
+        header = bytes((b0, n))
     elif n < 65536:
-        header = struct.pack("!BBH", 0x80 | opcode, 126, n)
+        header = struct.pack("!BBH", b0, 126, n)
     else:
-        header = struct.pack("!BBQ", 0x80 | opcode, 127, n)
+        header = struct.pack("!BBQ", b0, 127, n)
     return header + payload
 
 
@@ -94,7 +108,57 @@ def parse_close_payload(payload: bytes) -> Tuple[Optional[int], str]:
     return code, payload[2:].decode("utf-8", "replace")
 
 
-Message = Tuple[int, bytes]
+def valid_close_code(code: int) -> bool:
+    """Whether a peer may send ``code`` in a close frame (RFC 6455 section
+    7.4 and the IANA registry): 1000-1003, 1007-1014, 3000-4999. 1004 is
+    reserved; 1005, 1006 and 1015 never go on the wire."""
+    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
+
+
+def check_close_payload(payload: bytes) -> None:
+    """Raise :class:`ProtocolError` for a close frame a peer may not send:
+    a 1-byte payload or an invalid code (1002), a reason that is not UTF-8
+    (1007)."""
+    if not payload:
+        return
+    if len(payload) == 1:
+        raise ProtocolError(1002, "Close frame with a 1-byte payload")
+    code = (payload[0] << 8) | payload[1]
+    if not valid_close_code(code):
+        raise ProtocolError(1002, "Invalid close code %d" % code)
+    try:
+        payload[2:].decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError(1007, "Close reason is not UTF-8") from None
+
+
+#: ``(opcode, payload)``: a text message's payload is its ``str``, every
+#: other payload ``bytes``.
+Message = Tuple[int, Union[str, bytes]]
+
+
+class Inflater(Protocol):
+    """Decompresses the messages a client compressed (an extension such as
+    permessage-deflate, negotiated at the handshake)."""
+
+    def decompress(self, data: bytes, limit: int) -> bytes:
+        """Decompress one more piece of the current message. Raises
+        :class:`ProtocolError` (1009) when the output would pass ``limit``
+        bytes, (1002) when the data is corrupt."""
+
+    def finish(self, limit: int) -> bytes:
+        """The current message is complete: the rest of its output."""
+
+
+def _unmask_at(mask: bytes, offset: int, data: bytes) -> bytes:
+    """``data`` unmasked as the bytes at ``offset`` of a frame's payload."""
+    offset &= 3
+    if offset:
+        mask = mask[offset:] + mask[:offset]
+    return _mask(mask, data)
+
+
+_Utf8Decoder = codecs.getincrementaldecoder("utf-8")
 
 
 class FrameParser:
@@ -102,33 +166,87 @@ class FrameParser:
 
     :meth:`feed` returns every complete message (opcode, payload) found in
     the bytes given so far; fragments are joined, control frames come out
-    as they arrive. Client frames must be masked. A message larger than
-    ``max_message_size`` raises :class:`ProtocolError` (1009) before it is
-    buffered whole.
+    as they arrive, a close frame ends the parsing. Client frames must be
+    masked. Text messages come out as ``str``, checked as they arrive: the
+    fragment or the partial frame that makes the UTF-8 invalid fails the
+    connection (1007), without waiting for the end of the message. A data
+    frame that arrives in pieces is consumed piece by piece, so a large
+    message is never copied per read.
+
+    A message larger than ``max_message_size`` raises
+    :class:`ProtocolError` (1009) as soon as a frame header says so. Any
+    :class:`ProtocolError` carries the messages completed before the bad
+    frame. With an ``inflater`` (permessage-deflate), a message whose first
+    frame has RSV1 set is decompressed, and ``max_message_size`` bounds
+    its decompressed size too.
     """
 
-    __slots__ = ("_buf", "_frag_op", "_frag", "_frag_size", "max_message_size")
+    __slots__ = ("_buf", "max_message_size", "_inflater", "_op", "_compressed", "_parts", "_size",
+                 "_out_size", "_decoder", "_rest", "_rest_mask", "_rest_offset", "_rest_fin", "_done")
 
-    def __init__(self, max_message_size: int) -> None:
+    def __init__(self, max_message_size: int, inflater: Optional[Inflater] = None) -> None:
         self._buf = b""
-        self._frag_op: Optional[int] = None
-        self._frag: List[bytes] = []
-        self._frag_size = 0
         self.max_message_size = max_message_size
+        self._inflater = inflater
+        # The message being assembled from fragments (``_op`` None: none).
+        self._op: Optional[int] = None
+        self._compressed = False
+        self._parts: List[Union[str, bytes]] = []
+        self._size = 0       # its bytes on the wire so far
+        self._out_size = 0   # its decompressed bytes so far
+        self._decoder: Optional[codecs.IncrementalDecoder] = None
+        # The data frame whose payload is still arriving (``_rest`` bytes).
+        self._rest = 0
+        self._rest_mask = b""
+        self._rest_offset = 0
+        self._rest_fin = False
+        self._done = False
 
     def feed(self, data: bytes) -> List[Message]:
-        buf = self._buf + data if self._buf else data
         out: List[Message] = []
+        try:
+            self._parse(data, out)
+        except ProtocolError as e:
+            e.messages = out
+            self._done = True
+            self._buf = b""
+            raise
+        return out
+
+    def _parse(self, data: bytes, out: List[Message]) -> None:
+        if self._done:
+            return
+        if self._rest:
+            data = self._continue_frame(data, out)
+            if not data:
+                return
+        buf = self._buf + data if self._buf else data
         pos = 0
         end = len(buf)
         limit = self.max_message_size
         while end - pos >= 2:
             b0 = buf[pos]
             b1 = buf[pos + 1]
-            if b0 & 0x70:
+            opcode = b0 & 0x0F
+            rsv = b0 & 0x70
+            if rsv and (rsv != 0x40 or self._inflater is None or opcode not in (OP_TEXT, OP_BINARY)):
                 raise ProtocolError(1002, "Reserved bits set")
             if not b1 & 0x80:
                 raise ProtocolError(1002, "Client frame not masked")
+            fin = b0 & 0x80
+            if opcode >= 0x8:
+                if opcode not in (OP_CLOSE, OP_PING, OP_PONG):
+                    raise ProtocolError(1002, "Unknown opcode")
+                if not fin:
+                    raise ProtocolError(1002, "Fragmented control frame")
+            elif opcode == OP_CONT:
+                if self._op is None:
+                    raise ProtocolError(1002, "Continuation without a start")
+            elif opcode == OP_TEXT or opcode == OP_BINARY:
+                if self._op is not None:
+                    raise ProtocolError(1002, "Expected a continuation frame")
+            else:
+                raise ProtocolError(1002, "Unknown opcode")
             n = b1 & 0x7F
             hdr = 6
             if n == 126:
@@ -141,56 +259,127 @@ class FrameParser:
                     break
                 n = struct.unpack_from("!Q", buf, pos + 2)[0]
                 hdr = 14
-            opcode = b0 & 0x0F
-            fin = b0 & 0x80
             if opcode >= 0x8:
-                if n > 125 or not fin:
-                    raise ProtocolError(1002, "Bad control frame")
-            elif n + self._frag_size > limit:
-                raise ProtocolError(1009, "Message too big")
-            if end - pos < hdr + n:
-                break
-            mask = buf[pos + hdr - 4:pos + hdr]
-            payload = _mask(mask, buf[pos + hdr:pos + hdr + n]) if n else b""
-            pos += hdr + n
-            if opcode >= 0x8:
-                if opcode not in (OP_CLOSE, OP_PING, OP_PONG):
-                    raise ProtocolError(1002, "Unknown opcode")
-                out.append((opcode, payload))
-            elif opcode == OP_CONT:
-                if self._frag_op is None:
-                    raise ProtocolError(1002, "Continuation without a start")
-                self._frag.append(payload)
-                self._frag_size += n
-                if fin:
-                    out.append((self._frag_op, b"".join(self._frag)))
-                    self._frag_op = None
-                    self._frag = []
-                    self._frag_size = 0
-            elif opcode in (OP_TEXT, OP_BINARY):
-                if self._frag_op is not None:
-                    raise ProtocolError(1002, "Expected a continuation frame")
-                if fin:
+                if n > 125:
+                    raise ProtocolError(1002, "Control frame too long")
+                if end - pos < hdr + n:
+                    break
+                mask = buf[pos + hdr - 4:pos + hdr]
+                payload = _mask(mask, buf[pos + hdr:pos + hdr + n]) if n else b""
+                pos += hdr + n
+                if opcode == OP_CLOSE:
+                    check_close_payload(payload)
                     out.append((opcode, payload))
+                    # Nothing may follow a close frame.
+                    self._done = True
+                    pos = end
+                    break
+                out.append((opcode, payload))
+                continue
+            if n + self._size > limit:
+                raise ProtocolError(1009, "Message too big")
+            if end - pos < hdr:
+                break
+            avail = end - pos - hdr
+            if fin and opcode != OP_CONT and not rsv and avail >= n:
+                # The common case: a whole message in one whole frame.
+                payload = _mask(buf[pos + hdr - 4:pos + hdr], buf[pos + hdr:pos + hdr + n]) if n else b""
+                pos += hdr + n
+                if opcode == OP_TEXT:
+                    try:
+                        out.append((OP_TEXT, payload.decode("utf-8")))
+                    except UnicodeDecodeError:
+                        raise ProtocolError(1007, "Invalid UTF-8") from None
                 else:
-                    self._frag_op = opcode
-                    self._frag = [payload]
-                    self._frag_size = n
-            else:
-                raise ProtocolError(1002, "Unknown opcode")
+                    out.append((opcode, payload))
+                continue
+            if opcode != OP_CONT:
+                self._start(opcode, bool(rsv))
+            mask = buf[pos + hdr - 4:pos + hdr]
+            start = pos + hdr
+            self._size += n
+            if avail >= n:
+                pos = start + n
+                self._add(_mask(mask, buf[start:pos]) if n else b"", bool(fin), out)
+                continue
+            # The payload is still arriving: take what there is now.
+            self._rest = n - avail
+            self._rest_mask = mask
+            self._rest_offset = avail
+            self._rest_fin = bool(fin)
+            if avail:
+                self._add(_mask(mask, buf[start:end]), False, out)
+            pos = end
+            break
         self._buf = buf[pos:] if pos < end else b""
-        return out
+
+    def _continue_frame(self, data: bytes, out: List[Message]) -> bytes:
+        """Take the next piece of the frame in progress from ``data``;
+        return what follows it."""
+        take = min(self._rest, len(data))
+        chunk = data[:take] if take < len(data) else data
+        self._rest -= take
+        offset = self._rest_offset
+        self._rest_offset = offset + take
+        self._add(_unmask_at(self._rest_mask, offset, chunk), self._rest_fin and not self._rest, out)
+        return data[take:] if take < len(data) else b""
+
+    def _start(self, opcode: int, compressed: bool) -> None:
+        self._op = opcode
+        self._compressed = compressed
+        self._parts = []
+        self._size = 0
+        self._out_size = 0
+        if opcode == OP_TEXT:
+            if self._decoder is None:
+                self._decoder = _Utf8Decoder()
+            else:
+                self._decoder.reset()
+
+    def _add(self, chunk: bytes, final: bool, out: List[Message]) -> None:
+        """One more piece of the message being assembled; ``final``: its
+        last."""
+        if self._compressed:
+            inflater = self._inflater
+            assert inflater is not None
+            room = self.max_message_size - self._out_size
+            chunk = inflater.decompress(chunk, room)
+            if final:
+                chunk += inflater.finish(room - len(chunk))
+            self._out_size += len(chunk)
+        op = self._op
+        parts = self._parts
+        if op == OP_TEXT:
+            decoder = self._decoder
+            assert decoder is not None
+            try:
+                text = decoder.decode(chunk, final)
+            except UnicodeDecodeError:
+                raise ProtocolError(1007, "Invalid UTF-8") from None
+            if text:
+                parts.append(text)
+            if final:
+                out.append((OP_TEXT, "".join(parts)))  # type: ignore[arg-type]
+        else:
+            if chunk:
+                parts.append(chunk)
+            if final:
+                out.append((OP_BINARY, b"".join(parts)))  # type: ignore[arg-type]
+        if final:
+            self._op = None
+            self._parts = []
+            self._size = 0
 
     @property
     def buffered(self) -> int:
-        """Bytes held for an incomplete frame."""
-        return len(self._buf) + self._frag_size
+        """Bytes held for an incomplete frame or message."""
+        return len(self._buf) + self._size
 
 
 class Hixie76Parser:
     """Parser for hixie-76 frames: ``0x00 <utf-8> 0xFF``; ``0xFF 0x00``
     closes. Yields the same ``(opcode, payload)`` pairs as
-    :class:`FrameParser`."""
+    :class:`FrameParser` (text as ``str``)."""
 
     __slots__ = ("_buf", "max_message_size")
 
@@ -202,23 +391,30 @@ class Hixie76Parser:
         buf = self._buf + data
         out: List[Message] = []
         pos = 0
-        while pos < len(buf):
-            kind = buf[pos]
-            if kind == 0x00:
-                stop = buf.find(b"\xff", pos + 1)
-                if stop < 0:
-                    if len(buf) - pos > self.max_message_size:
-                        raise ProtocolError(1009, "Message too big")
-                    break
-                out.append((OP_TEXT, buf[pos + 1:stop]))
-                pos = stop + 1
-            elif kind == 0xFF:
-                if len(buf) - pos < 2:
-                    break
-                out.append((OP_CLOSE, b""))
-                pos = len(buf)
-            else:
-                raise ProtocolError(1002, "Bad hixie-76 frame")
+        try:
+            while pos < len(buf):
+                kind = buf[pos]
+                if kind == 0x00:
+                    stop = buf.find(b"\xff", pos + 1)
+                    if stop < 0:
+                        if len(buf) - pos > self.max_message_size:
+                            raise ProtocolError(1009, "Message too big")
+                        break
+                    try:
+                        out.append((OP_TEXT, buf[pos + 1:stop].decode("utf-8")))
+                    except UnicodeDecodeError:
+                        raise ProtocolError(1007, "Invalid UTF-8") from None
+                    pos = stop + 1
+                elif kind == 0xFF:
+                    if len(buf) - pos < 2:
+                        break
+                    out.append((OP_CLOSE, b""))
+                    pos = len(buf)
+                else:
+                    raise ProtocolError(1002, "Bad hixie-76 frame")
+        except ProtocolError as e:
+            e.messages = out
+            raise
         self._buf = buf[pos:]
         return out
 

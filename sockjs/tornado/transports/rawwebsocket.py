@@ -1,7 +1,9 @@
 """``P/websocket``: a plain websocket with no SockJS framing:
-text in, text out, unchanged; the application's close becomes a websocket
-close frame with its code and reason."""
-from typing import Any, List, Optional
+text and binary messages in and out, unchanged; the application's close
+becomes a websocket close frame with its code and reason. The application
+may choose a subprotocol among those the client offers
+(``SockJSConnection.select_subprotocol``)."""
+from typing import Any, List, Optional, Union
 
 from sockjs.tornado.session import Broadcast, RawSession
 from sockjs.tornado.websocket import SockJSWebSocketHandler, WebSocketConnection, WebSocketLiveness
@@ -19,10 +21,15 @@ class RawWebSocketReceiver(WebSocketLiveness):
         self.conn: Optional[WebSocketConnection] = None
         self._max_inbox = server.settings["max_inbox_messages"]
         self._ping_timeout = server.settings["ping_timeout"]
+        # Where a broadcast frame shareable with this connection is cached.
+        self._cache_key: Optional[str] = None
 
     def on_ws_open(self, conn: WebSocketConnection) -> None:
         self.conn = conn
+        if conn.frame_key is not None:
+            self._cache_key = "raw:" + conn.frame_key
         session = RawSession(self.server.get_connection_class(), self.server)
+        session.subprotocol = conn.subprotocol
         session.on_idle = conn.resume_reading
         self.session = session
         # Registered so that router.shutdown() reaches it too.
@@ -30,12 +37,12 @@ class RawWebSocketReceiver(WebSocketLiveness):
         self.server.stats.on_conn_opened()
         session.set_handler(self, self._info)
 
-    def on_ws_messages(self, messages: List[str]) -> None:
+    def on_ws_messages(self, messages: List[Union[str, bytes]]) -> None:
         session = self.session
         if session is not None:
             stats = self.server.stats
-            for text in messages:
-                stats.on_bytes_recv(len(text))
+            for message in messages:
+                stats.on_bytes_recv(len(message))
             session.on_messages(messages)
             if session.inbox_size > self._max_inbox and self.conn is not None:
                 self.conn.pause_reading()
@@ -71,12 +78,14 @@ class RawWebSocketReceiver(WebSocketLiveness):
         if conn is None:
             return
         self.server.stats.on_bytes_sent(len(message.message))
-        if conn.hixie76:
+        key = self._cache_key
+        if key is None:
+            # Compressed with this connection's own context.
             conn.send_text(message.message)
             return
-        data = message.cache.get("raw")
+        data = message.cache.get(key)
         if data is None:
-            data = message.cache["raw"] = conn.frame_text(message.message)
+            data = message.cache[key] = conn.frame_text(message.message)
         conn.send_prebuilt(data)
 
     def close(self, code: int, reason: str) -> None:
@@ -91,3 +100,8 @@ class RawWebSocketTransport(SockJSWebSocketHandler):
 
     def make_delegate(self) -> RawWebSocketReceiver:
         return RawWebSocketReceiver(self.server, self.get_conn_info())
+
+    def select_subprotocol(self, subprotocols: List[str]) -> Optional[str]:
+        """The application's choice (``SockJSConnection.select_subprotocol``)."""
+        conn_class = self.server.get_connection_class()
+        return conn_class.select_subprotocol(subprotocols, self.get_conn_info())

@@ -2,7 +2,7 @@
 Each websocket connection is its own session,
 whatever its session id, and lives exactly as long as the connection."""
 
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Union
 
 from sockjs.tornado import proto
 from sockjs.tornado.session import Broadcast, ConnectionInfo, Session
@@ -24,11 +24,15 @@ class WebSocketReceiver(WebSocketLiveness, BaseTransportMixin):
         self.conn: Optional[WebSocketConnection] = None
         self._ping_timeout = server.settings["ping_timeout"]
         self._max_inbox = server.settings["max_inbox_messages"]
+        # Where a broadcast frame shareable with this connection is cached.
+        self._cache_key: Optional[str] = None
 
     # -- WebSocketDelegate ----------------------------------------------------
 
     def on_ws_open(self, conn: WebSocketConnection) -> None:
         self.conn = conn
+        if conn.frame_key is not None:
+            self._cache_key = "ws:" + conn.frame_key
         conn.on_writable = self._writable
         session = self.server.create_session(None, register=False)
         session.bound_to_receiver = True
@@ -38,13 +42,23 @@ class WebSocketReceiver(WebSocketLiveness, BaseTransportMixin):
         self.server.stats.on_conn_opened()
         session.set_handler(self, lambda: self._info)
 
-    def on_ws_messages(self, messages: List[str]) -> None:
+    def on_ws_messages(self, messages: List[Union[str, bytes]]) -> None:
         session = self.session
         if session is None:
             return
         decoded: List[str] = []
         for text in messages:
             self.server.stats.on_bytes_recv(len(text))
+            try:
+                if isinstance(text, bytes):
+                    # SockJS frames are text: a binary one is read as
+                    # UTF-8 text (as 1.x did).
+                    text = text.decode("utf-8")
+            except UnicodeDecodeError:
+                session.on_messages(decoded)
+                assert self.conn is not None
+                self.conn.close(1007, "Invalid UTF-8", by_peer=True)
+                return
             try:
                 decoded.extend(proto.decode_ws_message(text))
             except proto.PayloadError:
@@ -89,12 +103,11 @@ class WebSocketReceiver(WebSocketLiveness, BaseTransportMixin):
         if conn is None:
             return
         self.server.stats.on_bytes_sent(len(frame))
-        if shared is not None:
-            data = shared.cache.get("ws")
+        key = self._cache_key
+        if shared is not None and key is not None:
+            data = shared.cache.get(key)
             if data is None:
-                data = shared.cache["ws"] = conn.frame_text(frame)
-            elif conn.hixie76:
-                data = conn.frame_text(frame)
+                data = shared.cache[key] = conn.frame_text(frame)
             conn.send_prebuilt(data)
         else:
             conn.send_text(frame)
