@@ -4,8 +4,14 @@ Build it with ``sphinx-build -W -b html docs docs/_build/html``;
 tests/test_sphinx_docs.py runs the same build (warnings are errors,
 every cross-reference must resolve)."""
 
+import importlib
+import inspect
 import os
+import re
 import sys
+
+from sphinx.pycode import ModuleAnalyzer
+from sphinx.util.nodes import make_refnode
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -29,7 +35,6 @@ nitpicky = True
 # intersphinx inventories), so these cannot be linked; they are not ours
 # to document.
 nitpick_ignore: list = []
-nitpick_ignore: list = []
 nitpick_ignore_regex = [
     (r"py:.*", r"(tornado|asyncio|concurrent|typing|typing_extensions|collections|socket|ssl|"
                r"http|logging|redis|json|re|types|enum|abc|contextvars|threading)(\..*)?"),
@@ -46,8 +51,11 @@ nitpick_ignore_regex.append((r"py:.*", r"(_asyncio\..*|.*\b_\w+|sockjs\.tornado\
 # hand-off a websocket delegate also accepts.
 nitpick_ignore += [("py:class", "Origin"), ("py:meth", "attach")]
 
+# Each module documents what it defines; a name it re-exports in its
+# __all__ (session.py keeps the 1.x names) is documented where it lives.
 autodoc_default_options = {
     "members": True,
+    "ignore-module-all": True,
     "undoc-members": True,
     "show-inheritance": True,
     "member-order": "bysource",
@@ -61,6 +69,53 @@ html_title = "sockjs-tornado %s" % release
 html_static_path: list = []
 
 
+_AUTOMODULE = re.compile(r"^\.\. automodule:: (\S+)\n((?:[ ]+\S.*\n)*)", re.M)
+
+
+def _document_plain_constants(app, docname, source):  # type: ignore[no-untyped-def]
+    """automodule skips module-level data without a ``#:`` comment. Every
+    name in a module's ``__all__`` belongs in the API pages, so the plain
+    constants a module defines (``OP_TEXT = 0x1``) get an ``autodata``
+    entry after their module's ``automodule``."""
+    if not docname.startswith("api/"):
+        return
+
+    def expand(m: "re.Match[str]") -> str:
+        modname, options = m.group(1), m.group(2)
+        if ":no-members:" in options:
+            return m.group(0)
+        mod = importlib.import_module(modname)
+        analyzer = ModuleAnalyzer.for_module(modname)
+        documented = analyzer.find_attr_docs()
+        extra = []
+        for name in getattr(mod, "__all__", ()):
+            obj = getattr(mod, name)
+            if name.startswith("__") or inspect.isclass(obj) or inspect.isroutine(obj) or inspect.ismodule(obj):
+                continue
+            defined_here = re.search(r"^%s\s*(:[^=\n]*)?=" % re.escape(name), analyzer.code, re.M)
+            if ("", name) in documented or not defined_here:
+                continue
+            extra.append(".. autodata:: %s.%s\n" % (modname, name))
+            if len(repr(obj)) > 120:
+                extra.append("   :no-value:\n")
+        return m.group(0) + ("\n" + "".join(extra) if extra else "")
+
+    source[0] = _AUTOMODULE.sub(expand, source[0])
+
+
+def _home_of(target: str) -> str:
+    """Where a re-exported name lives: ``sockjs.tornado.session.Broadcast``
+    is ``sockjs.tornado.receiver.Broadcast``."""
+    module, _, name = target.rpartition(".")
+    if not module.startswith("sockjs."):
+        return ""
+    try:
+        obj = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return ""
+    return "%s.%s" % (getattr(obj, "__module__", ""), getattr(obj, "__qualname__", ""))
+
+
 def _resolve_short_name(app, env, node, contnode):  # type: ignore[no-untyped-def]
     """Let docstrings name our classes the way the code does (``SockJSConnection``,
     ``proto.encode_message``): a Python reference that Sphinx cannot find is
@@ -70,6 +125,9 @@ def _resolve_short_name(app, env, node, contnode):  # type: ignore[no-untyped-de
         return None
     target = node["reftarget"].lstrip(".~")
     domain = env.get_domain("py")
+    home = _home_of(target)
+    if home in domain.objects:
+        return make_refnode(app.builder, node["refdoc"], domain.objects[home].docname, home, contnode, home)
     matches = sorted({name for name, *_ in domain.get_objects()
                       if name.startswith("sockjs.") and name.endswith("." + target)})
     if len(matches) != 1:
@@ -78,8 +136,6 @@ def _resolve_short_name(app, env, node, contnode):  # type: ignore[no-untyped-de
         matches = [m for m in matches if m.startswith(module + ".")] if module else matches
         if len(matches) != 1:
             return None
-    from sphinx.util.nodes import make_refnode
-
     name = matches[0]
     docname = domain.objects[name].docname
     return make_refnode(app.builder, node["refdoc"], docname, name, contnode, name)
@@ -87,3 +143,4 @@ def _resolve_short_name(app, env, node, contnode):  # type: ignore[no-untyped-de
 
 def setup(app):  # type: ignore[no-untyped-def]
     app.connect("missing-reference", _resolve_short_name)
+    app.connect("source-read", _document_plain_constants)
