@@ -12,6 +12,8 @@ import pytest
 import requests
 import websocket
 
+pytestmark = pytest.mark.browser
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCENARIOS = os.path.join(ROOT, "tests", "examples_browser", "scenarios.js")
 
