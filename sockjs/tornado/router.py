@@ -14,6 +14,7 @@ from sockjs.tornado import session as sessionmod
 from sockjs.tornado import sessioncontainer, static, stats, transports
 from sockjs.tornado.channels import Channels
 from sockjs.tornado.conn import SockJSConnection
+from sockjs.tornado.history import HistoryPage
 from sockjs.tornado.origins import host_port_allowed
 from sockjs.tornado.session import Broadcast
 from sockjs.tornado.settings import DEFAULT_SETTINGS, origin_matcher, validate_settings
@@ -258,6 +259,32 @@ class SockJSRouter:
         if not isinstance(channel, str) or not channel:
             raise ValueError("a channel name must be a non-empty str, not %r" % (channel,))
         self.channels.publish(channel, _publishable(message))
+
+    async def history(self, channel: str, since: "Optional[Tuple[str, int]]" = None,
+                      limit: Optional[int] = None) -> HistoryPage:
+        """The publications kept for ``channel`` (``history_size`` setting),
+        oldest first: all of them, or the first ``limit`` after ``since``
+        (an ``(epoch, offset)`` pair from an earlier page or publication),
+        or without ``since`` the latest ``limit``. The page's ``epoch`` and
+        ``offset`` are the channel's current position; ``complete`` is
+        False when publications after ``since`` were lost. Shared by every
+        process with the Redis broker.
+
+        :raises RuntimeError: history is off.
+
+        .. versionadded:: 2.0
+        """
+        return await self.channels.read_history(channel, since, limit)
+
+    async def presence(self, channel: str) -> Dict[str, Any]:
+        """Who is subscribed to ``channel`` in every process (``presence``
+        setting): ``{client_id: presence_info}``.
+
+        :raises RuntimeError: presence is off.
+
+        .. versionadded:: 2.0
+        """
+        return await self.channels.members(channel)
 
     def publish_all(self, message: Any) -> None:
         """:meth:`broadcast` to every open session of this service, in every
