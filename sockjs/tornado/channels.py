@@ -26,6 +26,7 @@ remember its position; every other session gets the message as
 published. Each form is encoded once per publication.
 """
 import logging
+import time
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, Optional, Set
 
 from sockjs.tornado import session as sessionmod
@@ -102,6 +103,9 @@ class Channels:
         if self.presence is not None:
             conn = session.conn
             self.presence.join(channel, conn.client_id, conn.presence_info)
+        if session.recovery is not None:
+            session.recovery.subscribed_at[channel] = time.time()
+            session.state_changed()
 
     def unsubscribe(self, session: Any, channel: str) -> None:
         """Remove ``session`` from ``channel`` (no error if it was not in)."""
@@ -112,6 +116,9 @@ class Channels:
             members.discard(session)
             if not members:
                 del self._members[channel]
+        if session.recovery is not None and channel in session.recovery.subscribed_at:
+            del session.recovery.subscribed_at[channel]
+            session.state_changed()
         mine = self._of_session.get(session)
         if mine is not None:
             mine.discard(channel)
@@ -205,7 +212,7 @@ class Channels:
         count = 0
         for s in targets:
             if s.state < sessionmod.CLOSING:
-                if channel is None or getattr(s, "recovery", None) is None:
+                if channel is None or s.recovery is None:
                     s.send_broadcast(shared)
                 else:
                     if wrapped is None:

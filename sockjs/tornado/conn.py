@@ -96,7 +96,25 @@ class SockJSConnection:
         if cid is None:
             import uuid
             cid = self.__dict__["_client_id"] = uuid.uuid4().hex[:16]
-        return cid  # type: ignore[no-any-return]
+        return str(cid)
+
+    def can_subscribe(self, channel: str) -> bool:
+        """Whether the client may subscribe to ``channel`` itself (and read
+        its presence and history) through the shipped browser client.
+        Default: any channel. Override to restrict.
+
+        .. versionadded:: 2.0
+        """
+        return True
+
+    def can_publish(self, channel: str, message: Any) -> bool:
+        """Whether the client may publish ``message`` to ``channel``
+        through the shipped browser client. Default: no. Override to
+        allow (the message then goes to ``router.publish`` as is).
+
+        .. versionadded:: 2.0
+        """
+        return False
 
     def on_resume(self) -> Any:
         """The client came back within the recovery window: this connection

@@ -134,6 +134,11 @@ def _query(info: Any, name: str) -> Optional[str]:
     return values[0] if values else None
 
 
+def token_of(info: Any) -> str:
+    """The resume token a request presents ('' for none)."""
+    return _query(info, "_r") or ""
+
+
 def wants_recovery(info: Any) -> bool:
     """Whether the request that opened a session asks for recovery."""
     return "_r" in info.arguments
@@ -167,7 +172,7 @@ class Recovery:
         return self._state
 
     def _key(self, token: str) -> str:
-        return self._redis().key("r", token)
+        return str(self._redis().key("r", token))
 
     def changed(self, session: Any) -> None:
         """The session's saved state changed (data, channels): write it on
@@ -207,24 +212,23 @@ class Recovery:
 
     # -- opening ----------------------------------------------------------
 
-    def open(self, session: Any, info: Any) -> bool:
-        """A recoverable session opens. Returns True when it resumed an
-        earlier connection (``on_open`` must not run), False when it goes
-        on as new (welcome sent; ``on_open`` runs) and ``None``... never:
-        a restore from Redis is started here and runs ``on_open`` itself,
-        in which case True is returned too."""
+    def open(self, session: Any, info: Any) -> Any:
+        """A recoverable session opens (its welcome is sent from here).
+        Returns ``"resumed"`` when it continues an earlier connection (the
+        session runs ``on_resume``, not ``on_open``), ``"new"`` when it
+        starts afresh (``on_open`` runs), or an awaitable that restores a
+        client whose process died (``on_open`` runs after it)."""
         token = _query(info, "_r") or ""
         if not token:
             self._start_fresh(session, None)
-            return False
+            return "new"
         old = self._sessions.get(token)
         if old is not None and old is not session:
-            return self._resume(session, old, info)
+            return "resumed" if self._resume(session, old, info) else "new"
         if self._redis() is not None and token not in self._failed:
-            session.hold_open(self._restore(session, token, info))
-            return True
+            return self._restore(session, token, info)
         self._start_fresh(session, self._failed.get(token, "expired"))
-        return False
+        return "new"
 
     def _start_fresh(self, session: Any, failure: Optional[str]) -> None:
         rec = session.recovery = RecoveryState(uuid.uuid4().hex)
@@ -245,6 +249,7 @@ class Recovery:
             reason = "position" if position > rec.count or position < 0 else "overflow"
             self.forget(old, reason)
             old.close(1013, "Recovery failed: " + reason, initiator="server")
+            self._failed[token_of(info)] = reason
             self._start_fresh(session, reason)
             return False
         rec.suspended = False
@@ -341,17 +346,21 @@ class Recovery:
         self.forget(session, "overflow")
         session.close(1013, "Recovery failed: overflow", initiator="server")
 
-    def forget(self, session: Any, reason: str) -> None:
+    def forget(self, session: Any, reason: str, keep_saved: bool = False) -> None:
         """The session ended for good: a client that comes back is told
-        ``reason``; its saved state goes."""
+        ``reason``; its saved state goes (unless ``keep_saved``: another
+        process may restore it)."""
         rec = session.recovery
-        if rec is None:
+        if rec is None or (rec.token in self._failed and not keep_saved):
             return
         if self._sessions.get(rec.token) is session:
             del self._sessions[rec.token]
         self._failed[rec.token] = reason
         if len(self._failed) > _TOMBSTONES:
             self._failed.popitem(last=False)
+        if keep_saved:
+            del self._failed[rec.token]
+            return
         self._dirty.pop(rec.token, None)
         if self._redis() is not None:
             self._redis().write("DEL", self._key(rec.token))
@@ -371,6 +380,8 @@ class Recovery:
         conn = session.conn
         if kind == "bye":
             session.recovery.leaving = True
+            if session.recovery.suspended:
+                session.close(1000, "Normal closure", initiator="client")
             return
         if not isinstance(channel, str) or not channel:
             self._reply(session, rid, False, error="bad channel")
@@ -441,11 +452,13 @@ class Recovery:
             lost = True
         if session.state != 1 or session.recovery is not rec:
             return
+        held: List[str] = []
+        if own_hold:
+            held, rec.holding = rec.holding or [], None
         self._reply(session, rid, True, lost=lost)
         for encoded in catch_up:
             session.send_jsonified(encoded, stats=False)
         if own_hold:
-            held, rec.holding = rec.holding or [], None
             for encoded in held:
                 if encoded.startswith('{"$sockjs":"pub"'):
                     pub = json.loads(encoded)

@@ -13,9 +13,11 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Type
 from sockjs.tornado import session as sessionmod
 from sockjs.tornado import sessioncontainer, static, stats, transports
 from sockjs.tornado.channels import Channels
+from sockjs.tornado.clientscript import CLIENT_DIR, ClientScriptHandler
 from sockjs.tornado.conn import SockJSConnection
 from sockjs.tornado.history import HistoryPage
 from sockjs.tornado.origins import host_port_allowed
+from sockjs.tornado.recovery import Recovery
 from sockjs.tornado.session import Broadcast
 from sockjs.tornado.settings import DEFAULT_SETTINGS, origin_matcher, validate_settings
 
@@ -89,6 +91,9 @@ class SockJSRouter:
         self._iframe_cache: Optional[Tuple[bytes, str]] = None
         # Built on first use; a session's close looks it up to unsubscribe.
         self._channels: Optional[Channels] = None
+        self._recovery: Optional[Recovery] = None
+        if self.settings["recovery"]:
+            self._recovery = Recovery(self)
         self._allow_all_origins, self._origin_matches = origin_matcher(self.settings["allowed_origins"])
         ws_origins = self.settings["websocket_allow_origin"]
         self._ws_allow_all = ws_origins == "*"
@@ -145,6 +150,8 @@ class SockJSRouter:
         if self.websockets_enabled:
             urls.append((p + "/websocket$", transports.RawWebSocketTransport, kw))
         urls.append((p + "/info$", static.InfoHandler, kw))
+        # The shipped browser client (recovery, channels, presence).
+        urls.append((p + r"/(sockjs-tornado\.js)$", ClientScriptHandler, {"path": CLIENT_DIR}))
         urls.append((p + r"/iframe(?:-[^/]*)?\.html$", static.IFrameHandler, kw))
         urls.append((p + "/?$", static.GreetingsHandler, kw))
         return urls
@@ -208,12 +215,19 @@ class SockJSRouter:
         try:
             now = time.monotonic()
             self._sessions.expire(now)
+            if self._recovery is not None:
+                self._recovery.refresh(now)
             self.stats.roll(now)
         except Exception:
             log.exception("session sweep failed")
         if len(self._sessions) and not self._shutting_down:
             assert self._sweep_loop is not None
             self._sweeper = self._sweep_loop.call_later(self._sweep_interval, self._sweep)
+
+    @property
+    def recovery(self) -> Optional[Recovery]:
+        """Connection state recovery (``recovery`` setting), or ``None``."""
+        return self._recovery
 
     # -- broadcast --------------------------------------------------------
 
