@@ -189,6 +189,7 @@
     var channel;
     this.token = w.t;
     if (w.r !== 'resumed') this.count = 0;
+    this._setState('open');
     if (w.r === 'resumed') {
       this.emit('resumed');
     } else if (w.r === 'restored') {
@@ -197,11 +198,12 @@
       if (w.f) this.emit('recovery_failed', w.f);
       // A fresh server connection: subscribe again, from where we were.
       for (channel in this._subs) {
-        if (Object.prototype.hasOwnProperty.call(this._subs, channel)) this._sendSub(channel);
+        if (Object.prototype.hasOwnProperty.call(this._subs, channel)) {
+          this._sendSub(channel).catch(function () { /* retried on the next connection */ });
+        }
       }
     }
     for (var i = 0; w.lost && i < w.lost.length; i++) this.emit('lost', w.lost[i]);
-    this._setState('open');
     var outbox = this._outbox;
     this._outbox = [];
     for (var j = 0; j < outbox.length; j++) this.sock.send(outbox[j]);
