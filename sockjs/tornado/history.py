@@ -19,7 +19,7 @@ Two stores:
   bounded ``deque`` per channel. Appending is synchronous and costs one
   tuple; a channel silent for ``history_ttl`` is forgotten entirely (its
   next publication starts a new epoch).
-* :class:`~sockjs.tornado.broker.redisbroker.RedisHistory`: a Redis Stream
+* :class:`~sockjs.tornado.broker.redisstate.RedisHistory`: a Redis Stream
   per channel (``XADD`` trimmed with ``MAXLEN`` and ``MINID``) plus a small
   hash holding the epoch and the last offset. Offsets are given by Redis in
   the same script that publishes, so every process sees one order per

@@ -59,12 +59,9 @@ the dead process knew, and publications on channels without history.
 import asyncio
 import json
 import logging
-import time
 import uuid
 from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Tuple
-
-from sockjs.tornado import proto
 
 if TYPE_CHECKING:  # pragma: no cover
     from sockjs.tornado.router import SockJSRouter
@@ -137,11 +134,6 @@ def _query(info: Any, name: str) -> Optional[str]:
 def token_of(info: Any) -> str:
     """The resume token a request presents ('' for none)."""
     return _query(info, "_r") or ""
-
-
-def wants_recovery(info: Any) -> bool:
-    """Whether the request that opened a session asks for recovery."""
-    return "_r" in info.arguments
 
 
 class Recovery:
@@ -466,12 +458,3 @@ class Recovery:
                         continue
                 session.send_jsonified(encoded, stats=False)
 
-
-def encode_control(body: Dict[str, Any]) -> str:
-    """A control object as it goes inside ``a[...]``."""
-    return proto.json_encode(body)
-
-
-def now() -> float:
-    """Unix time (saved subscription times)."""
-    return time.time()
