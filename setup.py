@@ -32,6 +32,8 @@ setup(
             "mypy>=1.0",
             "ruff>=0.1",
             "docutils>=0.16",
+            # The range runs serve the tests from uvloop too.
+            "uvloop>=0.17; sys_platform != 'win32' and platform_python_implementation == 'CPython'",
         ],
     },
     zip_safe=False,
