@@ -32,9 +32,11 @@ setup(
             "mypy>=1.0",
             "ruff>=0.1",
             "docutils>=0.16",
+            "sphinx>=7.2",
             # The range runs serve the tests from uvloop too.
             "uvloop>=0.17; sys_platform != 'win32' and platform_python_implementation == 'CPython'",
         ],
+        "docs": ["sphinx>=7.2"],
     },
     zip_safe=False,
     classifiers=[
