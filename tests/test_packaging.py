@@ -68,6 +68,7 @@ def test_metadata_is_modern(wheel: Dict[str, Any]) -> None:
 def test_wheel_holds_the_package_and_its_type_marker_only(wheel: Dict[str, Any]) -> None:
     names = wheel["names"]
     assert "sockjs/tornado/py.typed" in names
+    assert [n for n in names if n.startswith("sockjs/tornado/client/") and n.endswith(".js")], names
     assert "sockjs/tornado/router.py" in names
     assert "sockjs/tornado/transports/websocket.py" in names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names), names

@@ -26,4 +26,4 @@ def test_ruff_reports_nothing() -> None:
 def test_the_package_ships_its_type_marker() -> None:
     assert os.path.exists(os.path.join(ROOT, "sockjs", "tornado", "py.typed"))
     with open(os.path.join(ROOT, "pyproject.toml")) as f:
-        assert '"sockjs.tornado" = ["py.typed"]' in f.read()
+        assert '"sockjs.tornado" = ["py.typed", "client/*.js"]' in f.read()
