@@ -126,6 +126,8 @@ class WebSocketConnection(asyncio.Protocol):
             self.frame_key = deflate.share_key
         else:
             self._parser = wsframes.FrameParser(max_message_size)
+        # Neither hixie-76 nor compressed: the frames of the fast path.
+        self._plain = self._deflater is None and not self.hixie76
         self._max_write_buffer = max_write_buffer
         # A write this large is checked against the bound even while the
         # peer keeps up (below it, only once asyncio paused writing).
@@ -283,7 +285,11 @@ class WebSocketConnection(asyncio.Protocol):
 
     def send_text(self, text: str) -> None:
         """One text message."""
-        self._write(self._payload(wsframes.OP_TEXT, text.encode("utf-8", "surrogatepass")))
+        payload = text.encode("utf-8", "surrogatepass")
+        if self._plain:
+            self._write(wsframes.build_frame(wsframes.OP_TEXT, payload))
+        else:
+            self._write(self._payload(wsframes.OP_TEXT, payload))
 
     def send_binary(self, data: bytes) -> None:
         """One binary message (a text frame under hixie-76, which has no
