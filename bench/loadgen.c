@@ -10,6 +10,8 @@
  *
  * usage: loadgen MODE port key=value...
  *   ws_echo   path= conns= secs= sockjs=0|1 [rate=N: fixed-rate latency]
+ *             [zmsg=HEX: offer permessage-deflate (client_no_context_takeover)
+ *             and send these bytes, a compressed message, with RSV1 set]
  *   bcast     path= conns= secs= sockjs=0|1 window= [ttl=N probes]
  *   http      path= conns= secs=
  *   xhr_poll  prefix= conns= secs=
@@ -229,13 +231,18 @@ static void ws_send(conn *c, int opcode, const char *payload, size_t n) {
     send_bytes(c, frame, h + n);
 }
 
+/* A compressed message to send (zmsg=): then permessage-deflate is offered. */
+static char g_zmsg[2048];
+static size_t g_zlen;
+
 static void ws_handshake(conn *c, const char *path) {
-    char req[512];
+    char req[640];
     int n = snprintf(req, sizeof req,
                      "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                     "Sec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1:%d\r\n\r\n",
-                     path, g_port, g_port);
+                     "Sec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1:%d\r\n%s\r\n",
+                     path, g_port, g_port,
+                     g_zlen ? "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n" : "");
     c->state = S_HANDSHAKE;
     send_bytes(c, req, n);
 }
@@ -453,7 +460,8 @@ static void echo_send(conn *c) {
         char b[80];
         int n = snprintf(b, sizeof b, "[\"%s\"]", g_msg);
         ws_send(c, 1, b, n);
-    } else ws_send(c, 1, g_msg, strlen(g_msg));
+    } else if (g_zlen) ws_send(c, 0x41, g_zmsg, g_zlen);  /* RSV1: compressed */
+    else ws_send(c, 1, g_msg, strlen(g_msg));
 }
 
 static int g_measuring, g_fixed_rate;
@@ -480,6 +488,12 @@ static int cmpd(const void *a, const void *b) {
 
 static void mode_ws_echo(void) {
     int n = (int)optf("conns", 100);
+    const char *hex = opt("zmsg", NULL);
+    for (g_zlen = 0; hex && hex[0] && hex[1] && g_zlen < sizeof g_zmsg; hex += 2) {
+        unsigned v;
+        sscanf(hex, "%2x", &v);
+        g_zmsg[g_zlen++] = (char)v;
+    }
     double secs = optf("secs", 3), rate = optf("rate", 0), warm = optf("warm", 0.5);
     init_conns(n);
     on_connected = connected_ws;

@@ -231,6 +231,30 @@ def w_raw_ws_echo(srv: Server, key: str, secs: float) -> Result:
     return {"rate": r["rate"], "eff": eff(r), "cpu": r["cpu"], "errors": r["errors"]}
 
 
+def _zmsg() -> str:
+    """The compressed echo's message: a chat-like JSON text of 300 bytes,
+    compressed alone (permessage-deflate, no context takeover), as hex."""
+    import zlib
+    text = json.dumps({"type": "message", "room": "lobby", "user": "alice-%d" % 42,
+                       "text": "Hello everyone, this is a chat message of a realistic size; "
+                               "it repeats words, as chat messages do: hello, hello, everyone.",
+                       "ts": 1700000000.123, "tags": ["chat", "lobby", "greeting"]})
+    obj = zlib.compressobj(6, zlib.DEFLATED, -15)
+    data = obj.compress(text.encode()) + obj.flush(zlib.Z_SYNC_FLUSH)
+    return data[:-4].hex()
+
+
+def w_ws_echo_deflate(srv: Server, key: str, secs: float) -> Result:
+    """Raw websocket echo with permessage-deflate both ways."""
+    if key not in ("ours", "raw", "base"):
+        return None
+    path = "/zwebsocket" if key == "raw" else "/zecho/websocket"
+    r = loadgen("ws_echo", srv.port, spid=srv.pid, path=path, sockjs=0, conns=100, secs=secs, zmsg=_zmsg())
+    if not r["rate"]:
+        return None  # a base without compression
+    return {"rate": r["rate"], "eff": eff(r), "cpu": r["cpu"], "errors": r["errors"]}
+
+
 LATENCY_RATE = 2000
 
 
@@ -349,6 +373,8 @@ WORKLOADS: Dict[str, Tuple[Callable[[Server, str, float], Result], bool, str, Li
                 [("rate", "msgs/s", True), ("eff", "msgs per server CPU-s", True)]),
     "raw_ws_echo": (w_raw_ws_echo, False, "raw /websocket echo (100 conns)",
                     [("rate", "msgs/s", True), ("eff", "msgs per server CPU-s", True)]),
+    "ws_echo_deflate": (w_ws_echo_deflate, False, "raw websocket echo, permessage-deflate (100 conns)",
+                        [("rate", "msgs/s", True), ("eff", "msgs per server CPU-s", True)]),
     "ws_latency": (w_ws_latency, False, "websocket echo latency at %d msgs/s" % LATENCY_RATE,
                    [("p50_ms", "p50 ms", False), ("p99_ms", "p99 ms", False)]),
     "http": (w_http, False, "small HTTP handler (50 keep-alive conns)",

@@ -39,6 +39,11 @@ async def main() -> None:
     urls: list = []
     SockJSRouter(Echo, "/echo", SETTINGS).apply_routes(urls)
     SockJSRouter(Bcast, "/bcast", SETTINGS).apply_routes(urls)
+    try:
+        # The compressed echo (ws_echo_deflate), where the package has it.
+        SockJSRouter(Echo, "/zecho", dict(SETTINGS, websocket_compression={})).apply_routes(urls)
+    except ValueError:
+        pass
     web.Application(urls).listen(int(sys.argv[1]), "127.0.0.1", backlog=4096)
     if os.environ.get("BENCH_GC_FREEZE"):
         import gc

@@ -14,6 +14,11 @@ class Echo(websocket.WebSocketHandler):
         self.write_message(message)
 
 
+class CompressedEcho(Echo):
+    def get_compression_options(self) -> "dict[str, object]":
+        return {}
+
+
 class Bcast(websocket.WebSocketHandler):
     clients: "set[Bcast]" = set()
 
@@ -40,7 +45,7 @@ class Hello(web.RequestHandler):
 
 
 async def main() -> None:
-    app = web.Application([("/websocket", Echo), ("/bcast", Bcast), ("/hello", Hello)])
+    app = web.Application([("/websocket", Echo), ("/zwebsocket", CompressedEcho), ("/bcast", Bcast), ("/hello", Hello)])
     app.listen(int(sys.argv[1]), "127.0.0.1", backlog=4096)
     print("LISTENING", flush=True)
     await asyncio.Event().wait()
