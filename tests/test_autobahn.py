@@ -15,6 +15,7 @@ import os
 import subprocess
 from typing import Any, Dict, List
 
+import pytest
 from conftest import ROOT, ServerThread, router_app
 
 from sockjs.tornado import SockJSConnection
@@ -61,6 +62,7 @@ def failures(report: Dict[str, Dict[str, Any]]) -> List[str]:
     return bad
 
 
+@pytest.mark.timeout(1500)
 def test_autobahn_fuzzingclient(make_server: Any, tmp_path: Any) -> None:
     assert os.path.exists(WSTEST), "Autobahn|Testsuite is missing: run scripts/test.sh"
     srv: ServerThread = make_server(router_app(Echo, "/echo", SETTINGS))
@@ -75,7 +77,7 @@ def test_autobahn_fuzzingclient(make_server: Any, tmp_path: Any) -> None:
     spec_path = tmp_path / "fuzzingclient.json"
     spec_path.write_text(json.dumps(spec))
     proc = subprocess.run([WSTEST, "-m", "fuzzingclient", "-s", str(spec_path)], cwd=str(tmp_path),
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=900)
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1400)
     index = outdir / "index.json"
     assert index.exists(), "wstest wrote no report:\n" + proc.stdout.decode(errors="replace")[-3000:]
     report = json.loads(index.read_text())["sockjs-tornado"]
