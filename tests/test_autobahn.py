@@ -23,13 +23,14 @@ from sockjs.tornado import SockJSConnection
 WSTEST = os.path.join(ROOT, ".venv-autobahn", "bin", "wstest")
 
 #: 12.* and 13.* (permessage-deflate: 12.1-12.5 payload kinds with the
-#: default offer, 13.1-13.7 each offer parameter) send 1000 messages per
-#: case; the client takes 8-20 s for each case with 32-128 KiB messages,
-#: about 20 minutes for all. CI runs the cases with messages up to 16 KiB
-#: (1-7: 16 bytes to 16 KiB; 11-14: auto-fragmented); SOCKJS_AUTOBAHN_FULL=1
-#: runs every case.
-_DEFLATE_CASES = (range(1, 19) if os.environ.get("SOCKJS_AUTOBAHN_FULL")
-                  else [1, 2, 3, 4, 5, 6, 7, 11, 12, 13, 14])
+#: default offer, 13.1-13.7 the offer parameters) send 1000 messages per
+#: case, one round trip each: cases 1-10 messages of 16 bytes to 128 KiB,
+#: 11-18 of 8-128 KiB auto-fragmented. All of them take the client about
+#: 20 minutes on an idle machine, and much more on a busy one; CI runs
+#: cases 1, 3, 5 and 11 of every group (16 bytes, 256 bytes, 4 KiB, and
+#: 8 KiB in 256-byte fragments: larger than the smallest window, 512
+#: bytes, that 13.3/13.5 agree on). SOCKJS_AUTOBAHN_FULL=1 runs every case.
+_DEFLATE_CASES = range(1, 19) if os.environ.get("SOCKJS_AUTOBAHN_FULL") else [1, 3, 5, 11]
 CASES = (["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "9.1.*", "9.2.*", "10.*"]
          + ["12.%d.%d" % (g, c) for g in range(1, 6) for c in _DEFLATE_CASES]
          + ["13.%d.%d" % (g, c) for g in range(1, 8) for c in _DEFLATE_CASES])

@@ -360,6 +360,14 @@ class WebSocketConnection(asyncio.Protocol):
         if self._closed:  # the corked frames overflowed the bound
             return
         self._closed = True
+        try:
+            self._end_transport(code, reason)
+        finally:
+            self.delegate.on_ws_closed(code, reason, by_peer)
+
+    def _end_transport(self, code: Optional[int], reason: str) -> None:
+        """The close frame, then a FIN (or a close where the transport has
+        no half-close); the grace period for the rest."""
         transport = self.transport
         if transport is not None and not transport.is_closing():
             if not self._close_sent:
@@ -373,14 +381,18 @@ class WebSocketConnection(asyncio.Protocol):
                 transport.write(frame)  # type: ignore[attr-defined]
             if self._reading_paused:
                 transport.resume_reading()  # type: ignore[attr-defined]
-            if _can_write_eof(transport):
-                transport.write_eof()  # type: ignore[attr-defined]
-            else:
-                transport.close()
+            try:
+                if _can_write_eof(transport):
+                    transport.write_eof()  # type: ignore[attr-defined]
+                else:
+                    transport.close()
+            except OSError:
+                # The peer is already gone (a reset): nothing to deliver.
+                transport.abort()  # type: ignore[attr-defined]
+                return
             # A peer that never reads, or never closes, would hold the
             # socket (and its backlog) open for ever: a grace period, no more.
             self._grace = asyncio.get_running_loop().call_later(CLOSE_GRACE, transport.abort)  # type: ignore[attr-defined]
-        self.delegate.on_ws_closed(code, reason, by_peer)
 
     def abort(self, why: "Optional[tuple[int, str]]" = None) -> None:
         """Drop the connection at once. ``why`` is the ``(code, reason)``
