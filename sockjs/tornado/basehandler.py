@@ -39,9 +39,13 @@ class BaseHandler(web.RequestHandler):
 
     # -- headers ----------------------------------------------------------
 
+    #: Whether pages load this endpoint as a script or a frame (no
+    #: ``Origin`` header from the browser): see ``anonymous_requests``.
+    embedded = False
+
     def origin_allowed(self) -> bool:
-        """Whether the request's Origin passes ``allowed_origins``."""
-        return self.server.origin_allowed(self.request.headers.get("Origin"))
+        """Whether the page the request comes from passes ``allowed_origins``."""
+        return self.server.check_origin(self.request.headers, self.embedded).allowed
 
     def handle_origin(self) -> None:
         """CORS headers: echo the Origin with credentials, or ``*``."""
