@@ -164,7 +164,7 @@ class Session(BaseSession, SessionMixin):
         if self.state >= CLOSING:
             return
         self._queue.append(msg)
-        self._queued_bytes += len(msg)
+        self._queued_bytes += proto.utf8_len(msg)
         if stats:
             self.stats.on_pack_sent(1)
         self._after_queue()
@@ -180,7 +180,7 @@ class Session(BaseSession, SessionMixin):
             self._write(message.frame, message)
             return
         self._queue.append(message.encoded)
-        self._queued_bytes += len(message.encoded)
+        self._queued_bytes += message.encoded_size
         self._after_queue()
 
     def _after_queue(self) -> None:
