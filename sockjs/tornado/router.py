@@ -17,6 +17,7 @@ from sockjs.tornado.conn import SockJSConnection
 from sockjs.tornado.origins import Verdict, host_port_allowed
 from sockjs.tornado.session import Broadcast
 from sockjs.tornado.settings import DEFAULT_SETTINGS, origin_policy, validate_settings
+from sockjs.tornado.tasks import TaskGroup
 
 __all__ = ["SockJSRouter", "DEFAULT_SETTINGS"]
 
@@ -86,6 +87,8 @@ class SockJSRouter:
                                    self.settings["heartbeat_delay"],
                                    self.settings["disconnect_delay"]) or 1
         self._shutting_down = False
+        #: The tasks sessions start (async handlers), kept until done.
+        self.tasks = TaskGroup()
         self._iframe_cache: Optional[Tuple[bytes, str]] = None
         # Built on first use; a session's close looks it up to unsubscribe.
         self._channels: Optional[Channels] = None
@@ -294,7 +297,9 @@ class SockJSRouter:
         every session is closed with ``code`` and ``reason`` (its client
         gets the close frame: websockets, streams and pending polls end),
         ``on_close`` runs with initiator ``"server"``, and async
-        ``on_close`` handlers get what is left of ``timeout``.
+        ``on_close`` handlers get what is left of ``timeout``. Handlers
+        still running at the deadline are cancelled (a WARNING names
+        them), and ``on_close`` still runs for their sessions.
         Calling it again does nothing more.
         """
         self._shutting_down = True
@@ -315,6 +320,8 @@ class SockJSRouter:
         # A handler still running delays its on_close until it returns.
         await settle([s.wait_idle() for s in sessions if s.busy])
         await settle([t for t in (s.on_close_task for s in sessions) if t is not None])
+        # Anything else the sessions started; past the deadline, cancelled.
+        await self.tasks.wait(max(0.0, deadline - time.monotonic()))
         for s in list(self._sessions):
             self._sessions.discard(s)
         if self._channels is not None:
