@@ -13,6 +13,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Type
 from sockjs.tornado import session as sessionmod
 from sockjs.tornado import sessioncontainer, static, stats, transports
 from sockjs.tornado.channels import Channels
+from sockjs.tornado.clientlog import ClientErrorLog
 from sockjs.tornado.conn import SockJSConnection
 from sockjs.tornado.origins import Verdict, host_port_allowed
 from sockjs.tornado.session import Broadcast
@@ -89,6 +90,9 @@ class SockJSRouter:
         self._shutting_down = False
         #: The tasks sessions start (async handlers), kept until done.
         self.tasks = TaskGroup()
+        #: Where the handlers log clients' mistakes (rate-limited).
+        self.client_errors = ClientErrorLog(self.settings["client_error_log_level"],
+                                            self.settings["client_error_log_rate"])
         self._iframe_cache: Optional[Tuple[bytes, str]] = None
         # Built on first use; a session's close looks it up to unsubscribe.
         self._channels: Optional[Channels] = None

@@ -60,6 +60,10 @@ DEFAULT_SETTINGS: Dict[str, Any] = {
     # (refused on jsonp, htmlfile, jsonp_send and iframe.html, which a page
     # loads as a script or frame; served elsewhere).
     "anonymous_requests": "refuse_embedded",
+    # Level at which clients' mistakes (403, 404, 405, 413, the protocol's
+    # 500s) go to the access log, and how many such lines a minute at most.
+    "client_error_log_level": "INFO",
+    "client_error_log_rate": 60,
     # -- scale-out (sockjs.tornado.channels, sockjs.tornado.broker) -------
     # None (one process), a "redis://host:port/db" URL, or a Broker.
     "broker": None,
@@ -124,6 +128,16 @@ def _anonymous(key: str, value: Any) -> None:
         raise ValueError("setting %r must be one of %s, not %r" % (key, ", ".join(ANONYMOUS_POLICIES), value))
 
 
+def _log_level(key: str, value: Any) -> None:
+    from sockjs.tornado.clientlog import parse_level
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise TypeError("setting %r must be a logging level name or number, not %r" % (key, value))
+    try:
+        parse_level(value)
+    except ValueError as e:
+        raise ValueError("setting %r: %s" % (key, e)) from None
+
+
 def _optional_number(key: str, value: Any) -> None:
     if value is not None:
         _number(key, value)
@@ -173,6 +187,8 @@ _CHECKS: Dict[str, Callable[[str, Any], None]] = {
     "ping_timeout": _optional_number,
     "allowed_origins": _origins,
     "anonymous_requests": _anonymous,
+    "client_error_log_level": _log_level,
+    "client_error_log_rate": _positive_int,
     "broker": _broker,
     "broker_namespace": _optional_str,
     "broker_buffer_size": _positive_int,
