@@ -33,6 +33,8 @@ setup(
             "ruff>=0.1",
             "docutils>=0.16",
             "sphinx>=7.2",
+            # The range runs serve the tests from uvloop too.
+            "uvloop>=0.17; sys_platform != 'win32' and platform_python_implementation == 'CPython'",
         ],
         "docs": ["sphinx>=7.2"],
     },
