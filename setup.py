@@ -17,7 +17,7 @@ setup(
     long_description_content_type="text/x-rst",
     license="MIT",
     packages=find_packages(include=["sockjs", "sockjs.*"]),
-    package_data={"sockjs.tornado": ["py.typed"]},
+    package_data={"sockjs.tornado": ["py.typed", "client/*.js"]},
     python_requires=">=3.9",
     install_requires=["tornado>=6.1"],
     extras_require={

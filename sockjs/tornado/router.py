@@ -14,8 +14,11 @@ from sockjs.tornado import session as sessionmod
 from sockjs.tornado import sessioncontainer, static, stats, transports
 from sockjs.tornado.channels import Channels
 from sockjs.tornado.clientlog import ClientErrorLog
+from sockjs.tornado.clientscript import CLIENT_DIR, ClientScriptHandler
 from sockjs.tornado.conn import SockJSConnection
+from sockjs.tornado.history import HistoryPage
 from sockjs.tornado.origins import Verdict, host_port_allowed
+from sockjs.tornado.recovery import Recovery
 from sockjs.tornado.session import Broadcast
 from sockjs.tornado.settings import DEFAULT_SETTINGS, origin_policy, validate_settings
 from sockjs.tornado.tasks import TaskGroup
@@ -96,6 +99,9 @@ class SockJSRouter:
         self._iframe_cache: Optional[Tuple[bytes, str]] = None
         # Built on first use; a session's close looks it up to unsubscribe.
         self._channels: Optional[Channels] = None
+        self._recovery: Optional[Recovery] = None
+        if self.settings["recovery"]:
+            self._recovery = Recovery(self)
         self.origin_policy = origin_policy(self.settings)
         ws_origins = self.settings["websocket_allow_origin"]
         self._ws_allow_all = ws_origins == "*"
@@ -168,6 +174,8 @@ class SockJSRouter:
         if self.websockets_enabled:
             urls.append((p + "/websocket$", transports.RawWebSocketTransport, kw))
         urls.append((p + "/info$", static.InfoHandler, kw))
+        # The shipped browser client (recovery, channels, presence).
+        urls.append((p + r"/(sockjs-tornado\.js)$", ClientScriptHandler, {"path": CLIENT_DIR}))
         urls.append((p + r"/iframe(?:-[^/]*)?\.html$", static.IFrameHandler, kw))
         urls.append((p + "/?$", static.GreetingsHandler, kw))
         return urls
@@ -231,12 +239,19 @@ class SockJSRouter:
         try:
             now = time.monotonic()
             self._sessions.expire(now)
+            if self._recovery is not None:
+                self._recovery.refresh(now)
             self.stats.roll(now)
         except Exception:
             log.exception("session sweep failed")
         if len(self._sessions) and not self._shutting_down:
             assert self._sweep_loop is not None
             self._sweeper = self._sweep_loop.call_later(self._sweep_interval, self._sweep)
+
+    @property
+    def recovery(self) -> Optional[Recovery]:
+        """Connection state recovery (``recovery`` setting), or ``None``."""
+        return self._recovery
 
     # -- broadcast --------------------------------------------------------
 
@@ -282,6 +297,32 @@ class SockJSRouter:
         if not isinstance(channel, str) or not channel:
             raise ValueError("a channel name must be a non-empty str, not %r" % (channel,))
         self.channels.publish(channel, _publishable(message))
+
+    async def history(self, channel: str, since: "Optional[Tuple[str, int]]" = None,
+                      limit: Optional[int] = None) -> HistoryPage:
+        """The publications kept for ``channel`` (``history_size`` setting),
+        oldest first: all of them, or the first ``limit`` after ``since``
+        (an ``(epoch, offset)`` pair from an earlier page or publication),
+        or without ``since`` the latest ``limit``. The page's ``epoch`` and
+        ``offset`` are the channel's current position; ``complete`` is
+        False when publications after ``since`` were lost. Shared by every
+        process with the Redis broker.
+
+        :raises RuntimeError: history is off.
+
+        .. versionadded:: 2.0
+        """
+        return await self.channels.read_history(channel, since, limit)
+
+    async def presence(self, channel: str) -> Dict[str, Any]:
+        """Who is subscribed to ``channel`` in every process (``presence``
+        setting): ``{client_id: presence_info}``.
+
+        :raises RuntimeError: presence is off.
+
+        .. versionadded:: 2.0
+        """
+        return await self.channels.members(channel)
 
     def publish_all(self, message: Any) -> None:
         """:meth:`broadcast` to every open session of this service, in every
