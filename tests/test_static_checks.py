@@ -25,5 +25,5 @@ def test_ruff_reports_nothing() -> None:
 
 def test_the_package_ships_its_type_marker() -> None:
     assert os.path.exists(os.path.join(ROOT, "sockjs", "tornado", "py.typed"))
-    with open(os.path.join(ROOT, "setup.py")) as f:
-        assert '"py.typed"' in f.read()
+    with open(os.path.join(ROOT, "pyproject.toml")) as f:
+        assert '"sockjs.tornado" = ["py.typed", "client/*.js"]' in f.read()
