@@ -38,7 +38,7 @@ def server(make_server):
     Amplify.closed = []
     return make_server(router_app(Amplify, "/a", {
         "max_message_size": MIB, "max_queue_size": QUEUE, "response_limit": 64 * MIB,
-        "disconnect_delay": 1.5, "session_check_interval": 0.1}))
+        "disconnect_delay": 10, "session_check_interval": 0.1}))
 
 
 def router(srv):

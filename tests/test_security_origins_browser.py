@@ -107,7 +107,7 @@ def browser() -> Iterator[Browser]:
 
 
 def _transport_page(origin: str, server: str, transport: str, **extra: str) -> Tuple[str, Dict[str, Any]]:
-    query = dict(transport=transport, server=server, connect_timeout="3000", timeout="10000", **extra)
+    query = dict(transport=transport, server=server, **extra)
     return ("%s/pages/transport.html?%s" % (origin, urlencode(query)),
             {"timeout": 40, "progress": "window.__progress"})
 
@@ -122,9 +122,12 @@ def foreign(servers: Servers, browser: Browser) -> Dict[str, Any]:
     del OPENED[:]
     before = servers.refusals()
     specs: Dict[str, Tuple[str, Dict[str, Any]]] = {}
+    # Short timeouts: these pages are expected to fail.
+    short = {"connect_timeout": "3000", "timeout": "10000"}
     for t in TRANSPORTS:
-        specs["client " + t] = _transport_page(servers.foreign_origin, servers.sockjs.url, t)
-        specs["no-info " + t] = _transport_page(servers.foreign_origin, servers.sockjs.url, t, skip_info="1")
+        specs["client " + t] = _transport_page(servers.foreign_origin, servers.sockjs.url, t, **short)
+        specs["no-info " + t] = _transport_page(servers.foreign_origin, servers.sockjs.url, t, skip_info="1",
+                                                **short)
     specs["probe"] = ("%s/pages/origin_probe.html?%s" % (servers.foreign_origin,
                                                          urlencode({"server": servers.sockjs.url})),
                       {"timeout": 30})
