@@ -41,6 +41,7 @@ import example_common  # noqa: E402
 from tornado import httpserver, web  # noqa: E402
 
 from sockjs.tornado import SockJSConnection, SockJSRouter  # noqa: E402
+
 NODE = "node"
 
 
