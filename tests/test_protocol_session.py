@@ -11,6 +11,7 @@ import time
 import pytest
 import requests
 import websocket
+
 from conftest import ROOT, router_app
 from protocol_helpers import Echo, RawHTTP, Recorder, read_body, router_of, sid, wait_for
 
@@ -217,9 +218,8 @@ class GreetThenClose(Echo):
 @pytest.fixture
 def greet_server(make_server):
     def app():
-        from tornado import web
-
         from sockjs.tornado import SockJSRouter
+        from tornado import web
         a = SockJSRouter(GreetThenClose, "/greet", {"jsessionid": False})
         b = SockJSRouter(GreetThenClose, "/close", {"jsessionid": False})
         return web.Application(a.urls + b.urls)

@@ -5,6 +5,7 @@ import json
 import pytest
 import requests
 import websocket
+
 from protocol_helpers import sid
 
 

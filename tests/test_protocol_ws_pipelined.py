@@ -11,6 +11,7 @@ import struct
 from typing import List, Optional, Tuple
 
 import pytest
+
 from protocol_helpers import RawHTTP, sid
 
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
