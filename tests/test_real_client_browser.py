@@ -33,6 +33,8 @@ from browser import Browser, PageResult, client_routes, page_routes
 from conftest import ServerThread, _errors
 from tornado import web
 
+pytestmark = pytest.mark.browser
+
 TRANSPORTS = [
     "websocket",
     "xhr-streaming",
@@ -96,7 +98,7 @@ def _attached_receivers(app: web.Application) -> List[str]:
     """(Runs in the server loop.) Sessions of ``app`` that have a receiver."""
     found = []
     for rule in app.wildcard_router.rules:
-        router = getattr(rule.target, "server", None)
+        router = (rule.target_kwargs or {}).get("server")
         if router is None:
             continue
         for session in list(router.sessions):

@@ -15,7 +15,8 @@ class CallbackMixin:
     callback = ""
 
     def check_request(self) -> bool:
-        callback = self.get_query_argument("c")  # type: ignore[attr-defined]
+        # strip=False: a blank callback is invalid, not missing.
+        callback = self.get_query_argument("c", None, strip=False)  # type: ignore[attr-defined]
         if not callback:
             self.send_error_text(500, '"callback" parameter required')  # type: ignore[attr-defined]
             return False

@@ -5,7 +5,6 @@ whatever its session id, and lives exactly as long as the connection."""
 from typing import Any, List, Optional
 
 from sockjs.tornado import proto
-from sockjs.tornado.service import Service
 from sockjs.tornado.session import Broadcast, ConnectionInfo, Session
 from sockjs.tornado.transports.base import BaseTransportMixin
 from sockjs.tornado.websocket import SockJSWebSocketHandler, WebSocketConnection, WebSocketLiveness
@@ -18,7 +17,7 @@ class WebSocketReceiver(WebSocketLiveness, BaseTransportMixin):
 
     name = "websocket"
 
-    def __init__(self, server: Service, info: ConnectionInfo) -> None:
+    def __init__(self, server: Any, info: ConnectionInfo) -> None:
         self.server = server
         self._info = info
         self.session: Optional[Session] = None
@@ -45,7 +44,7 @@ class WebSocketReceiver(WebSocketLiveness, BaseTransportMixin):
             return
         decoded: List[str] = []
         for text in messages:
-            self.server.stats.on_bytes_recv(len(text))
+            self.server.stats.on_bytes_recv(proto.utf8_len(text))
             try:
                 decoded.extend(proto.decode_ws_message(text))
             except proto.PayloadError:
@@ -89,7 +88,7 @@ class WebSocketReceiver(WebSocketLiveness, BaseTransportMixin):
         conn = self.conn
         if conn is None:
             return
-        self.server.stats.on_bytes_sent(len(frame))
+        self.server.stats.on_bytes_sent(proto.utf8_len(frame))
         if shared is not None:
             data = shared.cache.get("ws")
             if data is None:
@@ -104,6 +103,7 @@ class WebSocketReceiver(WebSocketLiveness, BaseTransportMixin):
         conn = self.conn
         if conn is None:
             return
+        self.server.stats.on_bytes_sent(proto.utf8_len(frame))
         conn.send_text(frame)
         # A close frame of the session ends the websocket with a plain
         # close; SockJS carries its code inside the c[...] frame.
