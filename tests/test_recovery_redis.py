@@ -6,8 +6,8 @@ import os
 import sys
 import time
 import uuid
-from urllib.parse import quote
 from typing import Any, List
+from urllib.parse import quote
 
 import pytest
 import websocket
@@ -83,7 +83,8 @@ def wait_broker(*servers: ServerThread) -> None:
     for srv in servers:
         router = router_of(srv)
         srv.call(router.channels.start)
-        wait_for(lambda: srv.call(lambda: router.channels.broker.connected), what="broker connected")
+        wait_for(lambda srv=srv, router=router: srv.call(lambda: router.channels.broker.connected),
+                 what="broker connected")
 
 
 def test_history_through_redis_one_order_everywhere(redis_url: str, make_server: Any) -> None:
@@ -101,7 +102,8 @@ def test_history_through_redis_one_order_everywhere(redis_url: str, make_server:
             b.call(rb.publish, "news", "b%d" % i)
         got_a, got_b = recv(wa, 40), recv(wb, 40)
         # Kept publications come back through Redis: one order everywhere.
-        assert got_a == got_b and sorted(got_a) == sorted(["a%d" % i for i in range(20)] + ["b%d" % i for i in range(20)])
+        everything = ["a%d" % i for i in range(20)] + ["b%d" % i for i in range(20)]
+        assert got_a == got_b and sorted(got_a) == sorted(everything)
         assert [m for m in got_a if m.startswith("a")] == ["a%d" % i for i in range(20)]
         page_a = a.run(ra.history("news"))
         page_b = b.run(rb.history("news", limit=5))
