@@ -13,11 +13,10 @@ import pytest
 import websocket
 from browser import Browser
 from cluster_clients import wait_for
-from conftest import ServerThread
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "examples", "cluster"))
-from cluster import Cluster
+from cluster import Cluster  # noqa: E402
 
 # Loaded under its own name: the cluster example has a server.py too.
 _spec = importlib.util.spec_from_file_location("chat_example_server",
