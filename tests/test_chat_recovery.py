@@ -26,7 +26,7 @@ chat_server = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(chat_server)
 make_app = chat_server.make_app
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.browser, pytest.mark.cluster, pytest.mark.timeout(120)]
 
 
 @pytest.fixture
