@@ -172,6 +172,8 @@ def test_a_client_whose_process_died_is_restored_by_another(redis_url: str, make
         got = recv(ws2, 6)
         assert got[0]["$sockjs"] == "welcome" and got[0]["r"] == "restored" and got[0]["lost"] == []
         assert [m["d"] for m in got[1:]] == ["p2", "p3", "p4", "p5", "p6"]
+        # on_open runs once the state is back (just after the catch-up).
+        wait_for(lambda: len(Conn.conns) == 2, what="on_open of the restored connection")
         conn = Conn.conns[-1]
         assert conn.recovered == "restored" and conn.data == {"n": 1}
         assert b.call(lambda: conn.channels) == frozenset({"news"})
