@@ -1,5 +1,6 @@
-"""Types and lint: ``mypy --strict sockjs/`` and ``ruff check sockjs/``
-must report nothing (configuration: setup.cfg and ruff.toml)."""
+"""Types and lint: ``mypy --strict sockjs/``, ``ruff check sockjs/`` and
+``ruff check .`` must report nothing (configuration: setup.cfg and
+ruff.toml; versions pinned in constraints.txt)."""
 import os
 import subprocess
 import sys
@@ -20,6 +21,12 @@ def test_mypy_strict_reports_nothing() -> None:
 
 def test_ruff_reports_nothing() -> None:
     r = run(["ruff", "check", "--no-cache", "sockjs/"])
+    assert r.returncode == 0, "ruff found problems:\n" + r.stdout + r.stderr
+
+
+def test_ruff_reports_nothing_on_the_whole_tree() -> None:
+    # Tests, examples, benchmarks and the docs configuration too.
+    r = run(["ruff", "check", "--no-cache", "."])
     assert r.returncode == 0, "ruff found problems:\n" + r.stdout + r.stderr
 
 

@@ -13,20 +13,25 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Type
 from sockjs.tornado import session as sessionmod
 from sockjs.tornado import sessioncontainer, static, stats, transports
 from sockjs.tornado.channels import Channels
+from sockjs.tornado.clientlog import ClientErrorLog
 from sockjs.tornado.clientscript import CLIENT_DIR, ClientScriptHandler
 from sockjs.tornado.conn import SockJSConnection
 from sockjs.tornado.history import HistoryPage
-from sockjs.tornado.origins import host_port_allowed
+from sockjs.tornado.httpexchange import Endpoint, HTTPExchange
+from sockjs.tornado.origins import Verdict, host_port_allowed
+from sockjs.tornado.rawsession import RawSession
 from sockjs.tornado.recovery import Recovery
 from sockjs.tornado.session import Broadcast
-from sockjs.tornado.settings import DEFAULT_SETTINGS, origin_matcher, validate_settings
+from sockjs.tornado.settings import DEFAULT_SETTINGS, origin_policy, validate_settings
+from sockjs.tornado.tasks import TaskGroup
 
 __all__ = ["SockJSRouter", "DEFAULT_SETTINGS"]
 
 log = logging.getLogger("sockjs.tornado")
+log_origins = logging.getLogger("sockjs.tornado.origins")
 
 # (url suffix, handler) for the session transports.
-TRANSPORTS: Dict[str, Type[Any]] = {
+TRANSPORTS: Dict[str, Type[HTTPExchange]] = {
     "websocket": transports.WebSocketTransport,
     "xhr": transports.XhrPollingTransport,
     "xhr_streaming": transports.XhrStreamingTransport,
@@ -36,7 +41,7 @@ TRANSPORTS: Dict[str, Type[Any]] = {
 }
 
 # Send handlers, routed when the receiving transport they serve is enabled.
-SEND_HANDLERS: Dict[str, Tuple[Type[Any], Tuple[str, ...]]] = {
+SEND_HANDLERS: Dict[str, Tuple[Type[HTTPExchange], Tuple[str, ...]]] = {
     "xhr_send": (transports.XhrSendHandler, ("xhr", "xhr_streaming", "eventsource", "htmlfile")),
     "jsonp_send": (transports.JSONPSendHandler, ("jsonp", "htmlfile")),
 }
@@ -88,13 +93,18 @@ class SockJSRouter:
                                    self.settings["heartbeat_delay"],
                                    self.settings["disconnect_delay"]) or 1
         self._shutting_down = False
+        #: The tasks sessions start (async handlers), kept until done.
+        self.tasks = TaskGroup()
+        #: Where the handlers log clients' mistakes (rate-limited).
+        self.client_errors = ClientErrorLog(self.settings["client_error_log_level"],
+                                            self.settings["client_error_log_rate"])
         self._iframe_cache: Optional[Tuple[bytes, str]] = None
         # Built on first use; a session's close looks it up to unsubscribe.
         self._channels: Optional[Channels] = None
         self._recovery: Optional[Recovery] = None
         if self.settings["recovery"]:
             self._recovery = Recovery(self)
-        self._allow_all_origins, self._origin_matches = origin_matcher(self.settings["allowed_origins"])
+        self.origin_policy = origin_policy(self.settings)
         ws_origins = self.settings["websocket_allow_origin"]
         self._ws_allow_all = ws_origins == "*"
         self._ws_origins = set() if self._ws_allow_all else {o.lower() for o in ws_origins}
@@ -116,55 +126,87 @@ class SockJSRouter:
 
     # -- origins ----------------------------------------------------------
 
+    def check_origin(self, headers: Mapping[str, str], embedded: bool = False) -> Verdict:
+        """Whether a request with these headers may be served
+        (``allowed_origins``, ``anonymous_requests``; see
+        :class:`~sockjs.tornado.origins.OriginPolicy`). A refusal is
+        counted (``stats.origin_refusals``) and logged at DEBUG."""
+        verdict = self.origin_policy.check(headers, embedded)
+        if not verdict.allowed:
+            self.stats.on_origin_refused()
+            log_origins.debug("refused: %s (Origin %r, Sec-Fetch-Site %r, Referer %r)", verdict.reason,
+                              headers.get("Origin"), headers.get("Sec-Fetch-Site"), headers.get("Referer"))
+        return verdict
+
     def origin_allowed(self, origin: Optional[str]) -> bool:
-        """Whether a request with this ``Origin`` header may be served
-        (``allowed_origins``). Requests without Origin are not from a
-        browser page and are always served."""
-        if self._allow_all_origins or not origin:
-            return True
-        return self._origin_matches(origin)
+        """Whether a request carrying only this ``Origin`` header (or
+        none) may be served; not counted."""
+        return self.origin_policy.check({"Origin": origin} if origin else {}).allowed
 
     def websocket_origin_allowed(self, origin: Optional[str], host: str) -> bool:
-        """``allowed_origins``, then the 1.x ``websocket_allow_origin``
-        (exact ``host[:port]`` match, never a substring)."""
-        if not self.origin_allowed(origin):
+        """``allowed_origins`` (the service's own origin always passes),
+        then the 1.x ``websocket_allow_origin`` (exact ``host[:port]``
+        match, never a substring). Refusals are counted."""
+        headers = {"Host": host}
+        if origin:
+            headers["Origin"] = origin
+        if not self.check_origin(headers).allowed:
             return False
         if self._ws_allow_all or not origin:
             return True
-        return host_port_allowed(origin, self._ws_origins)
+        if host_port_allowed(origin, self._ws_origins):
+            return True
+        self.stats.on_origin_refused()
+        return False
 
     # -- URLs -------------------------------------------------------------
 
     def _build_urls(self) -> List[Tuple[Any, ...]]:
         p = self.prefix
-        kw = {"server": self}
         disabled = set(self.settings["disabled_transports"])
         base = p + r"/[^/.]+/(?P<session_id>[^/.]+)/"
-        urls: List[Tuple[Any, ...]] = []
+        specs: List[Tuple[str, Type[HTTPExchange]]] = []
         for name, handler in TRANSPORTS.items():
             if name not in disabled:
-                urls.append((base + name + "$", handler, kw))
+                specs.append((base + name + "$", handler))
         for name, (handler, users) in SEND_HANDLERS.items():
             if any(u not in disabled for u in users):
-                urls.append((base + name + "$", handler, kw))
+                specs.append((base + name + "$", handler))
         if self.websockets_enabled:
-            urls.append((p + "/websocket$", transports.RawWebSocketTransport, kw))
-        urls.append((p + "/info$", static.InfoHandler, kw))
-        # The shipped browser client (recovery, channels, presence).
-        urls.append((p + r"/(sockjs-tornado\.js)$", ClientScriptHandler, {"path": CLIENT_DIR}))
-        urls.append((p + r"/iframe(?:-[^/]*)?\.html$", static.IFrameHandler, kw))
-        urls.append((p + "/?$", static.GreetingsHandler, kw))
+            specs.append((p + "/websocket$", transports.RawWebSocketTransport))
+        specs.append((p + "/info$", static.InfoHandler))
+        specs.append((p + r"/iframe(?:-[^/]*)?\.html$", static.IFrameHandler))
+        specs.append((p + "/?$", static.GreetingsHandler))
+        urls: List[Tuple[Any, ...]] = [(pattern, Endpoint(handler, self, pattern)) for pattern, handler in specs]
+        # The shipped browser client (recovery, channels, presence): a
+        # static file, served by Tornado's own StaticFileHandler.
+        urls.insert(-2, (p + r"/(sockjs-tornado\.js)$", ClientScriptHandler, {"path": CLIENT_DIR}))
         return urls
 
     @property
     def urls(self) -> List[Tuple[Any, ...]]:
-        """Tornado URL specs of this service."""
+        """The routes of this service, for ``tornado.web.Application``
+        (alone or with the application's own): ``(path pattern, target)``
+        pairs whose targets are Tornado ``HTTPServerConnectionDelegate``
+        objects (and a ``StaticFileHandler`` route for the shipped
+        client script).
+
+        .. versionchanged:: 2.0
+           Targets are :class:`~sockjs.tornado.httpexchange.Endpoint`
+           objects instead of ``(pattern, RequestHandler, kwargs)``.
+        """
         return self._transport_urls
 
     def apply_routes(self, routes: List[Any]) -> List[Any]:
         """Append :attr:`urls` to ``routes`` and return it."""
         routes.extend(self._transport_urls)
         return routes
+
+    def iframe_page(self) -> Tuple[bytes, str]:
+        """The iframe page of this service and its ETag (built once)."""
+        if self._iframe_cache is None:
+            self._iframe_cache = static.iframe_page_and_etag(self.settings["sockjs_url"])
+        return self._iframe_cache
 
     # -- sessions ---------------------------------------------------------
 
@@ -185,6 +227,11 @@ class SockJSRouter:
     def get_session(self, session_id: str) -> Optional[sessionmod.Session]:
         """The live session with this id, or ``None``."""
         return self._sessions.get(session_id)  # type: ignore[no-any-return]
+
+    def make_raw_session(self) -> RawSession:
+        """A session of the raw ``/websocket`` endpoint (never registered
+        by id; :meth:`track` puts it under the sweep)."""
+        return RawSession(self._connection, self)
 
     def track(self, session: Any) -> None:
         """Put a session without id (websocket) under the sweep."""
@@ -318,7 +365,9 @@ class SockJSRouter:
         every session is closed with ``code`` and ``reason`` (its client
         gets the close frame: websockets, streams and pending polls end),
         ``on_close`` runs with initiator ``"server"``, and async
-        ``on_close`` handlers get what is left of ``timeout``.
+        ``on_close`` handlers get what is left of ``timeout``. Handlers
+        still running at the deadline are cancelled (a WARNING names
+        them), and ``on_close`` still runs for their sessions.
         Calling it again does nothing more.
         """
         self._shutting_down = True
@@ -339,6 +388,8 @@ class SockJSRouter:
         # A handler still running delays its on_close until it returns.
         await settle([s.wait_idle() for s in sessions if s.busy])
         await settle([t for t in (s.on_close_task for s in sessions) if t is not None])
+        # Anything else the sessions started; past the deadline, cancelled.
+        await self.tasks.wait(max(0.0, deadline - time.monotonic()))
         for s in list(self._sessions):
             self._sessions.discard(s)
         if self._channels is not None:

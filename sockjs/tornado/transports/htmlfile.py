@@ -29,6 +29,7 @@ class HtmlFileTransport(CallbackMixin, StreamingTransportBase):
     access_methods = "OPTIONS, GET"
     content_type = "text/html; charset=UTF-8"
     cors = False
+    embedded = True
 
     def prelude(self) -> bytes:
         head = HTMLFILE_HEAD % self.callback
@@ -42,5 +43,7 @@ class HtmlFileTransport(CallbackMixin, StreamingTransportBase):
         encoded = proto.encode_message(frame).replace("<", "\\u003c")
         return ("<script>\np(%s);\n</script>\r\n" % encoded).encode("utf-8")
 
-    async def get(self, session_id: str) -> None:
-        await self.serve(session_id)
+    methods = ("GET", "OPTIONS")
+
+    def get(self, session_id: str) -> None:
+        self.serve(session_id)

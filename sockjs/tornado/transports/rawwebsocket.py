@@ -3,8 +3,11 @@ text and binary messages in and out, unchanged; the application's close
 becomes a websocket close frame with its code and reason. The application
 may choose a subprotocol among those the client offers
 (``SockJSConnection.select_subprotocol``)."""
-from typing import Any, List, Optional, Union
+from typing import List, Optional, Union
 
+from sockjs.tornado.connectioninfo import ConnectionInfo
+from sockjs.tornado.proto import utf8_len
+from sockjs.tornado.service import Service
 from sockjs.tornado.session import Broadcast, RawSession
 from sockjs.tornado.websocket import SockJSWebSocketHandler, WebSocketConnection, WebSocketLiveness
 
@@ -14,7 +17,7 @@ __all__ = ["RawWebSocketTransport", "RawWebSocketReceiver"]
 class RawWebSocketReceiver(WebSocketLiveness):
     """Connects a :class:`RawSession` to its websocket."""
 
-    def __init__(self, server: Any, info: Any) -> None:
+    def __init__(self, server: Service, info: ConnectionInfo) -> None:
         self.server = server
         self._info = info
         self.session: Optional[RawSession] = None
@@ -28,7 +31,7 @@ class RawWebSocketReceiver(WebSocketLiveness):
         self.conn = conn
         if conn.frame_key is not None:
             self._cache_key = "raw:" + conn.frame_key
-        session = RawSession(self.server.get_connection_class(), self.server)
+        session = self.server.make_raw_session()
         session.subprotocol = conn.subprotocol
         session.on_idle = conn.resume_reading
         self.session = session
@@ -42,7 +45,7 @@ class RawWebSocketReceiver(WebSocketLiveness):
         if session is not None:
             stats = self.server.stats
             for message in messages:
-                stats.on_bytes_recv(len(message))
+                stats.on_bytes_recv(len(message) if isinstance(message, bytes) else utf8_len(message))
             session.on_messages(messages)
             if session.inbox_size > self._max_inbox and self.conn is not None:
                 self.conn.pause_reading()
@@ -65,7 +68,7 @@ class RawWebSocketReceiver(WebSocketLiveness):
 
     def send_text(self, text: str) -> None:
         if self.conn is not None:
-            self.server.stats.on_bytes_sent(len(text))
+            self.server.stats.on_bytes_sent(utf8_len(text))
             self.conn.send_text(text)
 
     def send_binary(self, data: bytes) -> None:
@@ -77,7 +80,7 @@ class RawWebSocketReceiver(WebSocketLiveness):
         conn = self.conn
         if conn is None:
             return
-        self.server.stats.on_bytes_sent(len(message.message))
+        self.server.stats.on_bytes_sent(utf8_len(message.message))
         key = self._cache_key
         if key is None:
             # Compressed with this connection's own context.

@@ -5,6 +5,7 @@ whatever its session id, and lives exactly as long as the connection."""
 from typing import Any, List, Optional, Union
 
 from sockjs.tornado import proto
+from sockjs.tornado.service import Service
 from sockjs.tornado.session import Broadcast, ConnectionInfo, Session
 from sockjs.tornado.transports.base import BaseTransportMixin
 from sockjs.tornado.websocket import SockJSWebSocketHandler, WebSocketConnection, WebSocketLiveness
@@ -17,7 +18,7 @@ class WebSocketReceiver(WebSocketLiveness, BaseTransportMixin):
 
     name = "websocket"
 
-    def __init__(self, server: Any, info: ConnectionInfo) -> None:
+    def __init__(self, server: Service, info: ConnectionInfo) -> None:
         self.server = server
         self._info = info
         self.session: Optional[Session] = None
@@ -48,7 +49,7 @@ class WebSocketReceiver(WebSocketLiveness, BaseTransportMixin):
             return
         decoded: List[str] = []
         for text in messages:
-            self.server.stats.on_bytes_recv(len(text))
+            self.server.stats.on_bytes_recv(len(text) if isinstance(text, bytes) else proto.utf8_len(text))
             try:
                 if isinstance(text, bytes):
                     # SockJS frames are text: a binary one is read as
@@ -102,7 +103,7 @@ class WebSocketReceiver(WebSocketLiveness, BaseTransportMixin):
         conn = self.conn
         if conn is None:
             return
-        self.server.stats.on_bytes_sent(len(frame))
+        self.server.stats.on_bytes_sent(proto.utf8_len(frame))
         key = self._cache_key
         if shared is not None and key is not None:
             data = shared.cache.get(key)
@@ -116,6 +117,7 @@ class WebSocketReceiver(WebSocketLiveness, BaseTransportMixin):
         conn = self.conn
         if conn is None:
             return
+        self.server.stats.on_bytes_sent(proto.utf8_len(frame))
         conn.send_text(frame)
         # A close frame of the session ends the websocket with a plain
         # close; SockJS carries its code inside the c[...] frame.
