@@ -20,6 +20,8 @@ from conftest import ROOT, ServerThread, router_app
 
 from sockjs.tornado import SockJSConnection
 
+pytestmark = pytest.mark.conformance
+
 WSTEST = os.path.join(ROOT, ".venv-autobahn", "bin", "wstest")
 
 #: 12.* and 13.* (permessage-deflate: 12.1-12.5 payload kinds with the
