@@ -147,8 +147,8 @@ def test_message_too_big_close_frame_arrives_while_the_client_still_sends(make_s
 
 
 def test_send_queue_overflow_close_frame_reaches_the_client(make_server):
-    # A 16 MiB echo with the default 4 MiB max_queue_size: the echo would
-    # pass the bound, so it is not sent; the close frame is.
+    # A 16 MiB echo with the default 4 MiB max_queue_size, to a client that
+    # reads only once it sent everything: the close frame follows the echo.
     srv = make_server(router_app(Echo, "/echo", {"max_message_size": 32 << 20}))
     ws = raw_ws(srv)
     ws.sock.settimeout(30)

@@ -129,9 +129,6 @@ class WebSocketConnection(asyncio.Protocol):
         # Neither hixie-76 nor compressed: the frames of the fast path.
         self._plain = self._deflater is None and not self.hixie76
         self._max_write_buffer = max_write_buffer
-        # A write this large is checked against the bound even while the
-        # peer keeps up (below it, only once asyncio paused writing).
-        self._check_from = max(max_write_buffer - WRITE_HIGH_WATER, 0)
         self._grace: Optional[asyncio.TimerHandle] = None
         self._closed = False
         self._close_sent = False
@@ -261,18 +258,17 @@ class WebSocketConnection(asyncio.Protocol):
             # the order.
             self._cork.append(data)
             return
-        if ((self._writing_paused or len(data) > self._check_from)
-                and transport.get_write_buffer_size() + len(data) > self._max_write_buffer):  # type: ignore[attr-defined]
-            # The peer reads slower than we write: close rather than hold
-            # its backlog without bound. The close frame goes after what is
-            # already queued (within the bound); the delegate hears 1013,
-            # not from the peer (it logs, naming its session).
-            self._dropped_backlog = transport.get_write_buffer_size() + len(data)  # type: ignore[attr-defined]
+        transport.write(data)  # type: ignore[attr-defined]
+        if self._writing_paused and transport.get_write_buffer_size() > self._max_write_buffer:  # type: ignore[attr-defined]
+            # The peer reads slower than we write: close rather than let
+            # its backlog grow without bound. The close frame follows what
+            # is queued, and CLOSE_GRACE bounds how long that may take; the
+            # delegate hears 1013, not from the peer (it logs, naming its
+            # session).
+            self._dropped_backlog = transport.get_write_buffer_size()  # type: ignore[attr-defined]
             log.debug("websocket peer reads too slowly (%d bytes unsent); closing",
                       self._dropped_backlog)
             self.close(*CLOSE_WRITE_OVERFLOW)
-            return
-        transport.write(data)  # type: ignore[attr-defined]
 
     def _payload(self, opcode: int, payload: bytes) -> bytes:
         """The frame of one message, compressed if that was agreed."""
