@@ -27,7 +27,8 @@ from tornado import httputil, iostream
 from tornado.http1connection import HTTP1Connection
 from tornado.log import access_log, app_log
 
-from sockjs.tornado import tasks, tornadointernals
+from sockjs.tornado import tornadointernals
+from sockjs.tornado.tasks import spawn
 
 __all__ = ["Endpoint", "HTTPExchange", "ACCESS_LOG_FORMAT"]
 
@@ -195,9 +196,11 @@ class HTTPExchange(httputil.HTTPMessageDelegate):
             self._fail()
             return
         if result is not None:
-            # Kept by the service's task group until done (shutdown waits
-            # for it); its failure is answered and logged here.
-            tasks.spawn(self.server, self._run(result), "HTTP handler")
+            # Kept by the router until done (shutdown waits for it); its
+            # failure is answered and logged by _handler_done.
+            task = spawn(self.server, result, "%s %s" % (self.request.method, self.request.path),
+                         log_failure=False)
+            task.add_done_callback(self._handler_done)
 
     def on_connection_close(self) -> None:
         if self.gone:
@@ -337,11 +340,12 @@ class HTTPExchange(httputil.HTTPMessageDelegate):
     #: included), logged as a WARNING, never an ERROR.
     client_error = False
 
-    async def _run(self, handler: "Awaitable[None]") -> None:
-        try:
-            await handler
-        except Exception as e:
-            self._fail(e)
+    def _handler_done(self, task: "asyncio.Future[Any]") -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            self._fail(exc)
 
     def _fail(self, exc: Optional[BaseException] = None) -> None:
         if isinstance(exc, iostream.StreamClosedError):

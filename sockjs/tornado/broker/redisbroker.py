@@ -104,7 +104,7 @@ class RedisBroker(Broker):
         self._script_sha: Optional[str] = None
         self._last_seen: "OrderedDict[str, int]" = OrderedDict()
         self._wakeup: Optional[asyncio.Event] = None
-        self._tasks: Tuple["asyncio.Task[None]", ...] = ()
+        self._tasks: Tuple["asyncio.Future[Any]", ...] = ()
         self._writer_up = False
         self._reader_up = False
         self._outage_since: Optional[float] = None

@@ -83,8 +83,8 @@ class RedisState:
         self.ns = broker.namespace
         self._writes: Deque[Tuple[Any, ...]] = Deque()
         self._wakeup: Optional[asyncio.Event] = None
-        self._task: "Optional[asyncio.Task[None]]" = None
-        self._alive_task: "Optional[asyncio.Task[None]]" = None
+        self._task: "Optional[asyncio.Future[Any]]" = None
+        self._alive_task: "Optional[asyncio.Future[Any]]" = None
         self._alive_ttl: Optional[float] = None
         self._warned = False
 
