@@ -9,7 +9,7 @@ import struct
 import time
 from typing import Dict, List, Optional, Tuple
 
-from sockjs.tornado import wsproto
+from sockjs.tornado import wsframes
 
 
 def connect(port: int, rcvbuf: Optional[int] = None, timeout: float = 5.0) -> socket.socket:
@@ -67,7 +67,7 @@ class RawWS:
         self.sock.sendall(client_frame(opcode, payload, fin))
 
     def send_text(self, text: str) -> None:
-        self.send_frame(wsproto.OP_TEXT, text.encode("utf-8"))
+        self.send_frame(wsframes.OP_TEXT, text.encode("utf-8"))
 
     def recv_frames(self, timeout: float = 5.0) -> List[Tuple[int, bytes]]:
         """At least one frame (or [] once the server closed the socket)."""

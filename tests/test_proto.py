@@ -1,5 +1,5 @@
 """Unit tests, no sockets: SockJS framing and JSON (proto.py), websocket
-framing (wsproto.py) and settings validation (settings.py).
+framing (wsframes.py) and settings validation (settings.py).
 
 The expected bytes are the SockJS protocol's and RFC 6455's.
 """
@@ -7,9 +7,11 @@ import json
 import struct
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
-from sockjs.tornado import SockJSConnection, SockJSRouter, proto, wsproto
+from sockjs.tornado import SockJSConnection, SockJSRouter, proto, wsframes
 from sockjs.tornado.settings import DEFAULT_SETTINGS, validate_settings
 
 # -- proto: frames ------------------------------------------------------------
@@ -163,7 +165,7 @@ def test_decode_ws_message():
         assert str(e.value) == "Broken JSON encoding."
 
 
-# -- wsproto: helpers -----------------------------------------------------------
+# -- wsframes: helpers -----------------------------------------------------------
 
 MASK = b"\x37\xfa\x21\x3d"
 
@@ -188,7 +190,7 @@ def feed_all(parser, data, split=None):
     return parser.feed(data[:split]) + parser.feed(data[split:])
 
 
-# -- wsproto: server frames -------------------------------------------------------
+# -- wsframes: server frames -------------------------------------------------------
 
 
 @pytest.mark.parametrize("n,header", [
@@ -200,113 +202,113 @@ def feed_all(parser, data, split=None):
 ])
 def test_build_frame_length_classes(n, header):
     payload = b"x" * n
-    frame = wsproto.build_frame(wsproto.OP_TEXT, payload)
+    frame = wsframes.build_frame(wsframes.OP_TEXT, payload)
     assert frame == header + payload
 
 
 def test_build_frame_opcodes_are_final_and_unmasked():
-    assert wsproto.build_frame(wsproto.OP_BINARY, b"\x00\x01") == b"\x82\x02\x00\x01"
-    assert wsproto.build_frame(wsproto.OP_PING, b"") == b"\x89\x00"
-    assert wsproto.build_frame(wsproto.OP_PONG, b"p") == b"\x8a\x01p"
-    close = wsproto.build_frame(wsproto.OP_CLOSE, wsproto.close_payload(3000, "Go away!"))
+    assert wsframes.build_frame(wsframes.OP_BINARY, b"\x00\x01") == b"\x82\x02\x00\x01"
+    assert wsframes.build_frame(wsframes.OP_PING, b"") == b"\x89\x00"
+    assert wsframes.build_frame(wsframes.OP_PONG, b"p") == b"\x8a\x01p"
+    close = wsframes.build_frame(wsframes.OP_CLOSE, wsframes.close_payload(3000, "Go away!"))
     assert close == b"\x88\x0a\x0b\xb8Go away!"
 
 
 def test_close_payload_round_trip_and_truncation():
-    assert wsproto.parse_close_payload(wsproto.close_payload(1000, "bye")) == (1000, "bye")
-    assert wsproto.parse_close_payload(b"") == (None, "")
-    assert wsproto.parse_close_payload(b"\x03") == (None, "")
-    long = wsproto.close_payload(4000, "r" * 300)
+    assert wsframes.parse_close_payload(wsframes.close_payload(1000, "bye")) == (1000, "bye")
+    assert wsframes.parse_close_payload(b"") == (None, "")
+    assert wsframes.parse_close_payload(b"\x03") == (None, "")
+    long = wsframes.close_payload(4000, "r" * 300)
     assert len(long) == 125  # a control frame's payload limit
 
 
 def test_accept_key_vector():
-    assert wsproto.accept_key("x3JJHMbDL1EzLkh9GBhXDw==") == "HSmrc0sMlYUkAGmm5OPpG2HaGWk="
-    assert wsproto.accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+    assert wsframes.accept_key("x3JJHMbDL1EzLkh9GBhXDw==") == "HSmrc0sMlYUkAGmm5OPpG2HaGWk="
+    assert wsframes.accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 
 
 def test_hixie76_answer_vector():
-    answer = wsproto.hixie76_answer("4 @1  46546xW%0l 1 5", "12998 5 Y3 1  .P00", b"aaaaaaaa")
+    answer = wsframes.hixie76_answer("4 @1  46546xW%0l 1 5", "12998 5 Y3 1  .P00", b"aaaaaaaa")
     assert answer == b"\xca4\x00\xd8\xa5\x08G\x97,\xd5qZ\xba\xbfC{"
 
 
 @pytest.mark.parametrize("key", ["12345", "1 2 3", ""])
 def test_hixie76_bad_keys(key):
     # No spaces, or a number not divisible by the number of spaces.
-    with pytest.raises(wsproto.ProtocolError) as e:
-        wsproto.hixie76_answer(key, "1 2", b"12345678")
+    with pytest.raises(wsframes.ProtocolError) as e:
+        wsframes.hixie76_answer(key, "1 2", b"12345678")
     assert e.value.code == 1002
 
 
-# -- wsproto: parsing client frames -----------------------------------------------
+# -- wsframes: parsing client frames -----------------------------------------------
 
 
 @pytest.mark.parametrize("n", [0, 5, 125, 126, 300])
 def test_parse_split_at_every_byte_boundary(n):
     payload = bytes(range(256)) * (n // 256) + bytes(range(n % 256))
-    data = client_frame(wsproto.OP_BINARY, payload) + client_frame(wsproto.OP_TEXT, b"tail")
+    data = client_frame(wsframes.OP_BINARY, payload) + client_frame(wsframes.OP_TEXT, b"tail")
     for split in range(len(data) + 1):
-        parser = wsproto.FrameParser(1 << 20)
-        assert feed_all(parser, data, split) == [(wsproto.OP_BINARY, payload), (wsproto.OP_TEXT, b"tail")], split
+        parser = wsframes.FrameParser(1 << 20)
+        assert feed_all(parser, data, split) == [(wsframes.OP_BINARY, payload), (wsframes.OP_TEXT, b"tail")], split
         assert parser.buffered == 0
 
 
 def test_parse_byte_by_byte_and_large_frame():
     payload = b"\xe2\x82\xac" * 23000  # 69000 bytes: 64-bit length class
-    data = client_frame(wsproto.OP_TEXT, payload)
+    data = client_frame(wsframes.OP_TEXT, payload)
     for split in (1, 2, 9, 10, 13, 14, 15, 1000, len(data) - 1):
-        parser = wsproto.FrameParser(1 << 20)
-        assert feed_all(parser, data, split) == [(wsproto.OP_TEXT, payload)], split
-    parser = wsproto.FrameParser(1 << 20)
+        parser = wsframes.FrameParser(1 << 20)
+        assert feed_all(parser, data, split) == [(wsframes.OP_TEXT, payload)], split
+    parser = wsframes.FrameParser(1 << 20)
     out = []
-    small = client_frame(wsproto.OP_TEXT, b"hello") * 3
+    small = client_frame(wsframes.OP_TEXT, b"hello") * 3
     for i in range(len(small)):
         out += parser.feed(small[i:i + 1])
-    assert out == [(wsproto.OP_TEXT, b"hello")] * 3
+    assert out == [(wsframes.OP_TEXT, b"hello")] * 3
 
 
 def test_many_frames_in_one_buffer():
-    data = b"".join(client_frame(wsproto.OP_TEXT, b"m%d" % i) for i in range(50))
-    assert wsproto.FrameParser(1000).feed(data) == [(wsproto.OP_TEXT, b"m%d" % i) for i in range(50)]
+    data = b"".join(client_frame(wsframes.OP_TEXT, b"m%d" % i) for i in range(50))
+    assert wsframes.FrameParser(1000).feed(data) == [(wsframes.OP_TEXT, b"m%d" % i) for i in range(50)]
 
 
 def test_fragmented_message_with_interleaved_control_frames():
-    data = (client_frame(wsproto.OP_TEXT, b"he", fin=False)
-            + client_frame(wsproto.OP_PING, b"p1")
-            + client_frame(wsproto.OP_CONT, b"ll", fin=False)
-            + client_frame(wsproto.OP_PONG, b"")
-            + client_frame(wsproto.OP_CONT, b"o"))
+    data = (client_frame(wsframes.OP_TEXT, b"he", fin=False)
+            + client_frame(wsframes.OP_PING, b"p1")
+            + client_frame(wsframes.OP_CONT, b"ll", fin=False)
+            + client_frame(wsframes.OP_PONG, b"")
+            + client_frame(wsframes.OP_CONT, b"o"))
     for split in range(len(data) + 1):
-        parser = wsproto.FrameParser(100)
+        parser = wsframes.FrameParser(100)
         assert feed_all(parser, data, split) == [
-            (wsproto.OP_PING, b"p1"), (wsproto.OP_PONG, b""), (wsproto.OP_TEXT, b"hello")], split
+            (wsframes.OP_PING, b"p1"), (wsframes.OP_PONG, b""), (wsframes.OP_TEXT, b"hello")], split
 
 
 def test_control_frames():
-    parser = wsproto.FrameParser(100)
-    close = client_frame(wsproto.OP_CLOSE, wsproto.close_payload(1001, "bye"))
-    assert parser.feed(close) == [(wsproto.OP_CLOSE, b"\x03\xe9bye")]
-    assert parser.feed(client_frame(wsproto.OP_PING, b"x" * 125)) == [(wsproto.OP_PING, b"x" * 125)]
+    parser = wsframes.FrameParser(100)
+    close = client_frame(wsframes.OP_CLOSE, wsframes.close_payload(1001, "bye"))
+    assert parser.feed(close) == [(wsframes.OP_CLOSE, b"\x03\xe9bye")]
+    assert parser.feed(client_frame(wsframes.OP_PING, b"x" * 125)) == [(wsframes.OP_PING, b"x" * 125)]
 
 
 @pytest.mark.parametrize("data,code", [
-    (client_frame(wsproto.OP_TEXT, b"a")[:1] + bytes((1,)) + b"a", 1002),   # not masked
-    (client_frame(wsproto.OP_TEXT, b"a", rsv=0x40), 1002),                # reserved bit
+    (client_frame(wsframes.OP_TEXT, b"a")[:1] + bytes((1,)) + b"a", 1002),   # not masked
+    (client_frame(wsframes.OP_TEXT, b"a", rsv=0x40), 1002),                # reserved bit
     (client_frame(0x3, b"a"), 1002),                                        # unknown data opcode
     (client_frame(0xB, b"a"), 1002),                                        # unknown control opcode
-    (client_frame(wsproto.OP_PING, b"x" * 126), 1002),                      # control too long
-    (client_frame(wsproto.OP_PING, b"x", fin=False), 1002),                 # fragmented control
-    (client_frame(wsproto.OP_CONT, b"x"), 1002),                            # continuation, no start
-    (client_frame(wsproto.OP_TEXT, b"a", fin=False)
-     + client_frame(wsproto.OP_TEXT, b"b"), 1002),                          # new message mid-way
-    (client_frame(wsproto.OP_TEXT, b"x" * 101), 1009),                      # too big
-    (client_frame(wsproto.OP_TEXT, b"x" * 60, fin=False)
-     + client_frame(wsproto.OP_CONT, b"x" * 60), 1009),                     # too big in fragments
+    (client_frame(wsframes.OP_PING, b"x" * 126), 1002),                      # control too long
+    (client_frame(wsframes.OP_PING, b"x", fin=False), 1002),                 # fragmented control
+    (client_frame(wsframes.OP_CONT, b"x"), 1002),                            # continuation, no start
+    (client_frame(wsframes.OP_TEXT, b"a", fin=False)
+     + client_frame(wsframes.OP_TEXT, b"b"), 1002),                          # new message mid-way
+    (client_frame(wsframes.OP_TEXT, b"x" * 101), 1009),                      # too big
+    (client_frame(wsframes.OP_TEXT, b"x" * 60, fin=False)
+     + client_frame(wsframes.OP_CONT, b"x" * 60), 1009),                     # too big in fragments
 ], ids=["unmasked", "rsv", "opcode3", "opcodeB", "long-control", "frag-control",
         "orphan-cont", "interleaved-start", "too-big", "too-big-fragments"])
 def test_protocol_errors_carry_their_close_code(data, code):
-    with pytest.raises(wsproto.ProtocolError) as e:
-        wsproto.FrameParser(100).feed(data)
+    with pytest.raises(wsframes.ProtocolError) as e:
+        wsframes.FrameParser(100).feed(data)
     assert e.value.code == code
     assert e.value.reason
 
@@ -314,31 +316,31 @@ def test_protocol_errors_carry_their_close_code(data, code):
 def test_too_big_is_refused_from_the_header_alone():
     # Only the 10-byte header of a 1 GB frame: refused before any payload.
     header = struct.pack("!BBQ", 0x81, 0x80 | 127, 1 << 30) + MASK
-    with pytest.raises(wsproto.ProtocolError) as e:
-        wsproto.FrameParser(1 << 20).feed(header)
+    with pytest.raises(wsframes.ProtocolError) as e:
+        wsframes.FrameParser(1 << 20).feed(header)
     assert e.value.code == 1009
 
 
-# -- wsproto: hixie-76 framing ------------------------------------------------------
+# -- wsframes: hixie-76 framing ------------------------------------------------------
 
 
 def test_hixie76_frames():
-    assert wsproto.build_hixie76_frame("\u00e9".encode()) == b"\x00\xc3\xa9\xff"
+    assert wsframes.build_hixie76_frame("\u00e9".encode()) == b"\x00\xc3\xa9\xff"
     data = b"\x00a\xff\x00\xc3\xa9\xff\x00\xff"
     for split in range(len(data) + 1):
-        parser = wsproto.Hixie76Parser(100)
+        parser = wsframes.Hixie76Parser(100)
         assert feed_all(parser, data, split) == [
-            (wsproto.OP_TEXT, b"a"), (wsproto.OP_TEXT, b"\xc3\xa9"), (wsproto.OP_TEXT, b"")], split
-    parser = wsproto.Hixie76Parser(100)
-    assert parser.feed(b"\x00x\xff\xff\x00") == [(wsproto.OP_TEXT, b"x"), (wsproto.OP_CLOSE, b"")]
+            (wsframes.OP_TEXT, b"a"), (wsframes.OP_TEXT, b"\xc3\xa9"), (wsframes.OP_TEXT, b"")], split
+    parser = wsframes.Hixie76Parser(100)
+    assert parser.feed(b"\x00x\xff\xff\x00") == [(wsframes.OP_TEXT, b"x"), (wsframes.OP_CLOSE, b"")]
 
 
 def test_hixie76_errors():
-    with pytest.raises(wsproto.ProtocolError) as e:
-        wsproto.Hixie76Parser(100).feed(b"\x41abc")
+    with pytest.raises(wsframes.ProtocolError) as e:
+        wsframes.Hixie76Parser(100).feed(b"\x41abc")
     assert e.value.code == 1002
-    with pytest.raises(wsproto.ProtocolError) as e:
-        wsproto.Hixie76Parser(10).feed(b"\x00" + b"y" * 20)
+    with pytest.raises(wsframes.ProtocolError) as e:
+        wsframes.Hixie76Parser(10).feed(b"\x00" + b"y" * 20)
     assert e.value.code == 1009
 
 

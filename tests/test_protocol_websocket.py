@@ -4,10 +4,10 @@ import struct
 
 import pytest
 import websocket
-
 from conftest import router_app
 from protocol_helpers import Echo, RawHTTP, read_body, sid
-from sockjs.tornado import wsproto
+
+from sockjs.tornado import wsframes
 
 
 def ws_connect(srv, path, **kw):
@@ -19,7 +19,7 @@ def read_close(ws):
     while True:
         opcode, data = ws.recv_data(control_frame=True)
         if opcode == websocket.ABNF.OPCODE_CLOSE:
-            return wsproto.parse_close_payload(data)
+            return wsframes.parse_close_payload(data)
 
 
 def at_eof(sock, timeout=3.0):

@@ -12,7 +12,7 @@ import websocket
 from conftest import router_app
 from security_helpers import RawWS, connect, read_head, wait_for
 
-from sockjs.tornado import SockJSConnection, wsproto
+from sockjs.tornado import SockJSConnection, wsframes
 
 LIMIT = 10000
 
@@ -136,8 +136,8 @@ def test_websocket_message_over_limit_closes_1009(server, path):
         # Only the head of a huge frame is sent: refused from its length.
         head = bytes([0x81, 0x80 | 127]) + (LIMIT * 100).to_bytes(8, "big") + b"mask"
         ws.sock.sendall(head + b"x" * 100)
-        frames = ws.recv_until(lambda f: f[0] == wsproto.OP_CLOSE)
-        assert frames[-1][0] == wsproto.OP_CLOSE
+        frames = ws.recv_until(lambda f: f[0] == wsframes.OP_CLOSE)
+        assert frames[-1][0] == wsframes.OP_CLOSE
         assert frames[-1][1][:2] == (1009).to_bytes(2, "big")
     finally:
         ws.close()
@@ -148,10 +148,10 @@ def test_websocket_fragments_over_limit_close_1009(server):
     ws = RawWS(server.port, "/a/websocket")
     try:
         part = b"x" * (LIMIT // 4)
-        ws.send_frame(wsproto.OP_TEXT, part, fin=False)
+        ws.send_frame(wsframes.OP_TEXT, part, fin=False)
         for _ in range(5):
-            ws.send_frame(wsproto.OP_CONT, part, fin=False)
-        frames = ws.recv_until(lambda f: f[0] == wsproto.OP_CLOSE)
+            ws.send_frame(wsframes.OP_CONT, part, fin=False)
+        frames = ws.recv_until(lambda f: f[0] == wsframes.OP_CLOSE)
         assert frames[-1][1][:2] == (1009).to_bytes(2, "big")
     finally:
         ws.close()
@@ -265,7 +265,7 @@ def test_bad_frames_close_1002(server, frame, code):
     ws = RawWS(server.port, "/a/websocket")
     try:
         ws.sock.sendall(frame)
-        frames = ws.recv_until(lambda f: f[0] == wsproto.OP_CLOSE)
+        frames = ws.recv_until(lambda f: f[0] == wsframes.OP_CLOSE)
         assert frames and frames[-1][1][:2] == code.to_bytes(2, "big")
     finally:
         ws.close()
@@ -274,8 +274,8 @@ def test_bad_frames_close_1002(server, frame, code):
 def test_invalid_utf8_closes_1007(server):
     ws = RawWS(server.port, "/a/websocket")
     try:
-        ws.send_frame(wsproto.OP_TEXT, b"\xff\xfe")
-        frames = ws.recv_until(lambda f: f[0] == wsproto.OP_CLOSE)
+        ws.send_frame(wsframes.OP_TEXT, b"\xff\xfe")
+        frames = ws.recv_until(lambda f: f[0] == wsframes.OP_CLOSE)
         assert frames[-1][1][:2] == (1007).to_bytes(2, "big")
     finally:
         ws.close()

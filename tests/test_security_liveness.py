@@ -8,7 +8,7 @@ import pytest
 from conftest import router_app
 from security_helpers import RawWS, wait_for
 
-from sockjs.tornado import SockJSConnection, wsproto
+from sockjs.tornado import SockJSConnection, wsframes
 from sockjs.tornado.websocket import CLOSE_GRACE
 
 
@@ -37,16 +37,16 @@ def _stats(srv):
 def test_silent_peer_is_closed(server):
     ws = RawWS(server.port, "/l/000/dead/websocket")
     try:
-        assert ws.recv_frames()[0] == (wsproto.OP_TEXT, b"o")
+        assert ws.recv_frames()[0] == (wsframes.OP_TEXT, b"o")
         # Read, but never answer the pings.
-        frames = ws.recv_until(lambda f: f[0] == wsproto.OP_CLOSE, timeout=5)
+        frames = ws.recv_until(lambda f: f[0] == wsframes.OP_CLOSE, timeout=5)
         kinds = [f[0] for f in frames]
-        assert wsproto.OP_PING in kinds
-        assert (wsproto.OP_TEXT, b"h") in frames
-        texts = [f[1] for f in frames if f[0] == wsproto.OP_TEXT]
+        assert wsframes.OP_PING in kinds
+        assert (wsframes.OP_TEXT, b"h") in frames
+        texts = [f[1] for f in frames if f[0] == wsframes.OP_TEXT]
         assert texts[-1] == b'c[1001,"Ping timeout"]'
         # The ping went out before the close, within one heartbeat or so.
-        assert kinds.index(wsproto.OP_PING) < kinds.index(wsproto.OP_CLOSE)
+        assert kinds.index(wsframes.OP_PING) < kinds.index(wsframes.OP_CLOSE)
     finally:
         ws.close()
     assert wait_for(lambda: Tracked.closed == [(1001, "Ping timeout", "timeout")])
@@ -59,16 +59,16 @@ def test_answering_peer_stays_open(server):
     ws = RawWS(server.port, "/l/000/alive/websocket")
     pings = 0
     try:
-        assert ws.recv_frames()[0] == (wsproto.OP_TEXT, b"o")
+        assert ws.recv_frames()[0] == (wsframes.OP_TEXT, b"o")
         # Several timeouts' worth of heartbeats, each ping answered.
         while pings < 4:
             frames = ws.recv_frames(timeout=3)
             assert frames, "server closed an answering peer"
             for op, payload in frames:
-                assert op != wsproto.OP_CLOSE
-                if op == wsproto.OP_PING:
+                assert op != wsframes.OP_CLOSE
+                if op == wsframes.OP_PING:
                     pings += 1
-                    ws.send_frame(wsproto.OP_PONG, payload)
+                    ws.send_frame(wsframes.OP_PONG, payload)
         ws.send_text(json.dumps(["still here"]))
         frames = ws.recv_until(lambda f: f[1].startswith(b"a["))
         assert frames[-1][1] == b'a["still here"]'
@@ -108,10 +108,10 @@ def test_raw_websocket_silent_peer_is_closed(server):
     that does not answer gets a close frame 1001 ``Ping timeout``."""
     ws = RawWS(server.port, "/l/websocket")
     try:
-        frames = ws.recv_until(lambda f: f[0] == wsproto.OP_CLOSE, timeout=5)
+        frames = ws.recv_until(lambda f: f[0] == wsframes.OP_CLOSE, timeout=5)
         kinds = [f[0] for f in frames]
-        assert wsproto.OP_PING in kinds
-        assert frames[-1] == (wsproto.OP_CLOSE, (1001).to_bytes(2, "big") + b"Ping timeout")
+        assert wsframes.OP_PING in kinds
+        assert frames[-1] == (wsframes.OP_CLOSE, (1001).to_bytes(2, "big") + b"Ping timeout")
     finally:
         ws.close()
     assert wait_for(lambda: Tracked.closed == [(1001, "Ping timeout", "timeout")])
@@ -127,12 +127,12 @@ def test_raw_websocket_answering_peer_stays_open(server):
             frames = ws.recv_frames(timeout=3)
             assert frames, "server closed an answering peer"
             for op, payload in frames:
-                assert op != wsproto.OP_CLOSE
-                if op == wsproto.OP_PING:
+                assert op != wsframes.OP_CLOSE
+                if op == wsframes.OP_PING:
                     pings += 1
-                    ws.send_frame(wsproto.OP_PONG, payload)
+                    ws.send_frame(wsframes.OP_PONG, payload)
         ws.send_text("still here")
-        frames = ws.recv_until(lambda f: f[0] == wsproto.OP_TEXT)
+        frames = ws.recv_until(lambda f: f[0] == wsframes.OP_TEXT)
         assert frames[-1][1] == b"still here"
     finally:
         ws.close()

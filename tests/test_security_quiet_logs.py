@@ -10,7 +10,7 @@ import pytest
 from conftest import router_app
 from security_helpers import RawWS, client_frame, connect, wait_for
 
-from sockjs.tornado import SockJSConnection, wsproto
+from sockjs.tornado import SockJSConnection, wsframes
 
 
 class Amplify(SockJSConnection):
@@ -137,7 +137,7 @@ def _scenarios(port):
     def ws_mid_frame(path):
         def go():
             ws = RawWS(port, path)
-            ws.sock.sendall(client_frame(wsproto.OP_TEXT, b'["' + b"a" * 1000 + b'"]')[:300])
+            ws.sock.sendall(client_frame(wsframes.OP_TEXT, b'["' + b"a" * 1000 + b'"]')[:300])
             time.sleep(0.05)
             return ws.sock
         return go
@@ -153,7 +153,7 @@ def _scenarios(port):
 
     def ws_after_close_frame():
         ws = RawWS(port, "/q/000/wc/websocket")
-        ws.send_frame(wsproto.OP_CLOSE, struct.pack("!H", 1000))
+        ws.send_frame(wsframes.OP_CLOSE, struct.pack("!H", 1000))
         return ws.sock
 
     return {

@@ -10,7 +10,7 @@ import tornado
 from conftest import router_app
 from security_helpers import RawWS, wait_for
 
-from sockjs.tornado import SockJSConnection, wsproto
+from sockjs.tornado import SockJSConnection, wsframes
 
 CERTS = os.path.join(os.path.dirname(tornado.__file__), "test")
 
@@ -43,7 +43,7 @@ def test_tls_echo_and_ping(tls_server):
         frames = ws.recv_until(lambda f: f[1].startswith(b"a["))
         assert frames[-1][1] == b'a["over tls"]'
         # Never answering pings: closed as a dead peer, as without TLS.
-        frames = ws.recv_until(lambda f: f[0] == wsproto.OP_CLOSE, timeout=5)
+        frames = ws.recv_until(lambda f: f[0] == wsframes.OP_CLOSE, timeout=5)
         assert b'c[1001,"Ping timeout"]' in [f[1] for f in frames]
     finally:
         ws.close()

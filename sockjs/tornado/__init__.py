@@ -15,8 +15,8 @@ Usage::
     ioloop.IOLoop.current().start()
 """
 from sockjs.tornado.conn import SockJSConnection
+from sockjs.tornado.connectioninfo import CloseReason, ConnectionInfo
 from sockjs.tornado.router import SockJSRouter
-from sockjs.tornado.session import CloseReason, ConnectionInfo
 from sockjs.tornado.version import __version__
 
 __all__ = ["SockJSRouter", "SockJSConnection", "ConnectionInfo", "CloseReason", "__version__"]

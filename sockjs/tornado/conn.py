@@ -9,7 +9,8 @@ session waits until the previous handler finished.
 from typing import TYPE_CHECKING, Any, FrozenSet, Iterable, Optional, overload
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sockjs.tornado.session import BaseSession, CloseReason, ConnectionInfo
+    from sockjs.tornado.basesession import BaseSession
+    from sockjs.tornado.connectioninfo import CloseReason, ConnectionInfo
 
 __all__ = ["SockJSConnection"]
 

@@ -32,8 +32,11 @@ When the session ends, every open channel's ``on_close`` runs.
 import logging
 from typing import Any, ClassVar, Dict, Mapping, Optional, Type
 
+from sockjs.tornado.basesession import OPEN, BaseSession
 from sockjs.tornado.conn import SockJSConnection
-from sockjs.tornado.session import OPEN, BaseSession, Broadcast, ConnectionInfo, _coerce
+from sockjs.tornado.connectioninfo import ConnectionInfo
+from sockjs.tornado.proto import message_text
+from sockjs.tornado.receiver import Broadcast
 
 __all__ = ["MultiplexConnection", "ChannelSession"]
 
@@ -85,7 +88,7 @@ class ChannelSession(BaseSession):
         only: ``binary`` is ignored)."""
         if self.state != OPEN:
             return
-        self.parent.send(self._prefix + _coerce(message))
+        self.parent.send(self._prefix + message_text(message))
 
     def send_broadcast(self, message: Broadcast) -> None:
         """One delivery of a broadcast: the shared message, on this topic."""

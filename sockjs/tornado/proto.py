@@ -19,7 +19,7 @@ __all__ = [
     "CONNECT", "DISCONNECT", "MESSAGE", "HEARTBEAT",
     "json_encode", "json_decode", "encode_message", "message_frame",
     "close_frame", "disconnect", "decode_messages", "decode_ws_message",
-    "PayloadError",
+    "PayloadError", "message_text", "message_json",
 ]
 
 #: Frame that opens every session.
@@ -67,6 +67,27 @@ def json_encode(data: Any) -> str:
 def json_decode(data: "str | bytes") -> Any:
     """Decode JSON text (1.x name); raises ``ValueError`` on broken input."""
     return json.loads(data)
+
+
+def message_text(message: Any) -> str:
+    """A message as text (raw websocket, multiplex payloads): ``bytes``
+    decoded as UTF-8, other non-``str`` values as JSON text."""
+    if isinstance(message, str):
+        return message
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        return bytes(message).decode("utf-8")
+    return json_encode(message)
+
+
+def message_json(message: Any) -> str:
+    """A message as it goes inside ``a[...]``: text (``bytes`` decoded)
+    as a JSON string; any other value as that JSON value, so the client's
+    ``e.data`` is the object itself, as in 1.x."""
+    if isinstance(message, str):
+        return encode_message(message)
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        return encode_message(bytes(message).decode("utf-8"))
+    return json_encode(message)
 
 
 def message_frame(encoded: Iterable[str]) -> str:
