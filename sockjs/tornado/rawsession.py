@@ -28,24 +28,30 @@ class RawSession(BaseSession):
         # No id: each raw websocket is its own session (the registry keeps
         # it among the unnamed ones, for shutdown and stats).
         self.session_id: Optional[str] = None
-        self._heartbeat_delay = server.settings["heartbeat_delay"]
-        self._next_ping = time.monotonic() + self._heartbeat_delay
+        self._heartbeat_delay: float = server.settings["heartbeat_delay"]
+        self._next_ping: float = time.monotonic() + self._heartbeat_delay
 
-    def tick(self, now: float) -> bool:
+    def tick(self, now: float) -> Optional[float]:
         """The router's sweep: a raw session lives exactly as long as its
         websocket (which has no SockJS heartbeat). Its liveness is checked
         as on the SockJS websocket: a ping every ``heartbeat_delay``, and a
-        close with 1001 ``Ping timeout`` when one is not answered in time."""
+        close with 1001 ``Ping timeout`` when one is not answered in time.
+        Returns when it next needs a tick, or ``None`` once gone."""
         handler = self.handler
         if handler is not None and self.state == OPEN:
             if not handler.alive(now):
                 self.stats.on_heartbeat_timeout()
                 self.close(*CLOSE_PING_TIMEOUT, initiator="timeout")
-                return False
-            if now >= self._next_ping:
-                self._next_ping = now + self._heartbeat_delay
-                handler.send_ping(now)
-        return self.state < CLOSING
+                return None
+            if now < self._next_ping:
+                return self._next_ping
+            self._next_ping = now + self._heartbeat_delay
+            handler.send_ping(now)
+            ping_timeout: Optional[float] = self.server.settings["ping_timeout"]
+            if ping_timeout is not None and ping_timeout < self._heartbeat_delay:
+                return now + ping_timeout
+            return self._next_ping
+        return None if self.state >= CLOSING else now + self._heartbeat_delay
 
     def on_delete(self, forced: bool) -> None:
         """Called when the registry drops the session."""
