@@ -32,7 +32,9 @@ setup(
             "mypy>=1.0",
             "ruff>=0.1",
             "docutils>=0.16",
+            "sphinx>=7.2",
         ],
+        "docs": ["sphinx>=7.2"],
     },
     zip_safe=False,
     classifiers=[

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs on a fresh Debian machine, then
-# run the whole suite. README.rst tells newcomers to run this; .ci/run runs
+# run the whole suite. README.rst and docs/contributing.rst tell newcomers to run this; .ci/run runs
 # exactly this. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +25,8 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]"
+# constraints.txt pins the static checkers and the docs tools.
+.venv/bin/python -m pip install -q -e ".[test]" -c constraints.txt
 
 # Node packages (pinned by package-lock.json). The real-client tests need
 # Node.js 20+ (playwright-core's floor); without it they fail, so say why now.

@@ -172,7 +172,7 @@ def test_stats_page_charts_live_numbers_in_chromium(example: Any) -> None:
 def test_demo_script_runs_the_echo_example() -> None:
     with open(os.path.join(ROOT, "scripts", "demo.sh")) as f:
         assert "examples/echo/server.py" in f.read()
-    # The echo example defaults to 127.0.0.1:8080, as the README says.
+    # The echo example defaults to 127.0.0.1:8080, as docs/examples.rst says.
     out = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "echo", "server.py"), "--help"],
                          capture_output=True, text=True, timeout=30)
     assert "default 8080" in out.stdout and "default 127.0.0.1" in out.stdout

@@ -296,3 +296,33 @@ def test_hixie76_key_bytes_with_the_head(test_server):
         assert c.read_exactly(16) == b"\xca4\x00\xd8\xa5\x08G\x97,\xd5qZ\xba\xbfC{"
         assert c.read_exactly(3) == b"\x00o\xff"
         assert c.read_exactly(8) == b'\x00a["z"]\xff'
+
+
+def _masked_text(payload: bytes) -> bytes:
+    mask = b"\x11\x22\x33\x44"
+    return (struct.pack("!BB", 0x81, 0x80 | len(payload)) + mask
+            + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+
+_LONG = "x" * 120
+
+
+@pytest.mark.parametrize("path, first, expect", [
+    ("/echo/websocket", _LONG.encode(), [b"\x81\x78" + _LONG.encode()] * 2),
+    # Both messages of one read leave in one frame.
+    ("/echo/000/%s/websocket" % sid(), ('["%s"]' % _LONG).encode(),
+     [b"\x81\x01o", b"\x81\x7e\x00\xf8" + ('a["%s","%s"]' % (_LONG, _LONG)).encode()]),
+])
+def test_first_frame_in_the_same_write_as_the_handshake(test_server, path, first, expect):
+    # One sendall: the frames arrive in the same packet as the request head,
+    # so the server reads them along with it and must hand them on. Longer
+    # than the head, so that a reader that re-reads the head fails.
+    c = RawHTTP(test_server.port)
+    with c:
+        c.send(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+                % (path, test_server.port)).encode() + _masked_text(first) + _masked_text(first))
+        resp = c.read_head()
+        assert resp.status == 101
+        for frame in expect:
+            assert c.read_exactly(len(frame)) == frame

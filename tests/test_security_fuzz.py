@@ -3,7 +3,7 @@ malformed requests, odd paths, methods, headers, callbacks, bodies and
 websocket frames against every endpoint.
 
 What must hold for every input: the answer is one the protocol documents
-(README.rst (Security and reliability) lists them), a 500 is only ever one of the protocol's
+(docs/security.rst lists them), a 500 is only ever one of the protocol's
 own four texts (never a traceback page), nothing is logged at ERROR (the
 autouse fixture in conftest enforces it), the server keeps answering, and
 no session outlives ``disconnect_delay``."""
@@ -23,7 +23,7 @@ LIMIT = 2000
 FUZZ = settings(max_examples=120, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
-#: Statuses the server answers with (README.rst (Security and reliability) has what each means).
+#: Statuses the server answers with (docs/security.rst has what each means).
 DOCUMENTED = {101, 200, 204, 304, 400, 403, 404, 405, 413, 426, 500}
 #: The only bodies a 500 may have: the protocol's answers to bad input.
 PROTOCOL_500 = {b"Payload expected.", b"Broken JSON encoding.",

@@ -1,6 +1,6 @@
 """Limits: request bodies, websocket messages, outgoing
 queues, and readers that stop reading. Each limit is a setting and each
-answer is the one README.rst (Security and reliability) documents."""
+answer is the one docs/security.rst documents."""
 import json
 import logging
 import re
@@ -252,7 +252,7 @@ def test_streaming_reader_that_stops_reading(make_server, caplog):
         s.close()
 
 
-# -- bad frames and bad handshakes (the rest of README.rst (Security and reliability)'s table) -----
+# -- bad frames and bad handshakes (the rest of docs/security.rst table) -----
 
 @pytest.mark.parametrize("frame, code", [
     (bytes([0x81, 0x02]) + b"hi", 1002),                      # not masked

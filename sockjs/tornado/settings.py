@@ -12,6 +12,8 @@ DEFAULT_SOCKJS_URL = "https://cdn.jsdelivr.net/npm/sockjs-client@1.6.1/dist/sock
 #: Names accepted in ``disabled_transports``.
 TRANSPORT_NAMES = ("websocket", "xhr", "xhr_streaming", "jsonp", "eventsource", "htmlfile")
 
+#: Every setting a router accepts, with its default (the settings page of
+#: the documentation says what each one does).
 DEFAULT_SETTINGS: Dict[str, Any] = {
     # -- sockjs-tornado 1.x ---------------------------------------------
     # Seconds between sweeps (heartbeats, expiry).

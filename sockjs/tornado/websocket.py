@@ -12,7 +12,7 @@ the routing, the handshake and everything HTTP stay Tornado's.
 """
 import asyncio
 import logging
-from typing import Any, Optional
+from typing import Any, List, Optional, cast
 
 from tornado import iostream
 
@@ -50,6 +50,52 @@ def _pad_head(head: str) -> str:
         size += len(line)
         head += line[:-2] + "x" * (-size % 128) + "\r\n"
     return head + "\r\n"
+
+
+#: What a client may send past its handshake before the answer, beyond one
+#: message of ``max_message_size``.
+_PIPELINE_SLACK = 65536
+
+
+class _PipelineOverflow(Exception):
+    pass
+
+
+def take_buffered(stream: iostream.IOStream, limit: int) -> bytes:
+    """Everything ``stream`` holds that nobody read yet (bytes pipelined
+    after the request head), through the stream's public API only: a
+    partial read completes at once when the stream has buffered bytes (or
+    the socket has some now), and stays pending when it has none. The
+    pending read is left to fail when the stream is closed.
+
+    Raises :class:`_PipelineOverflow` past ``limit`` bytes (a client that
+    streams before it has its answer).
+    """
+    chunks: List[bytes] = []
+    total = 0
+    while True:
+        try:
+            # Typed Awaitable; documented to return a Future.
+            fut = cast("asyncio.Future[bytes]", stream.read_bytes(READ_LIMIT, partial=True))
+        except iostream.StreamClosedError:
+            break
+        if not fut.done():
+            fut.add_done_callback(_ignore_result)
+            break
+        try:
+            chunk = fut.result()
+        except iostream.StreamClosedError:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            raise _PipelineOverflow()
+    return b"".join(chunks)
+
+
+def _ignore_result(fut: "asyncio.Future[Any]") -> None:
+    if not fut.cancelled():
+        fut.exception()
 
 
 class SockJSWebSocketHandler(BaseHandler):
@@ -126,9 +172,15 @@ class SockJSWebSocketHandler(BaseHandler):
                                        greeting=greeting, hixie76_keys=hixie)
             await IOStreamTransport(stream, conn).run()
             return
-        # Bytes Tornado read past the request head belong to the new reader,
+        # Bytes Tornado read past the request head (frames the client sent
+        # in the same packet as its handshake) belong to the new reader,
         # ahead of anything still in the socket.
-        buffered = bytes(stream._read_buffer[:stream._read_buffer_size])
+        try:
+            buffered = take_buffered(stream, settings["max_message_size"] + _PIPELINE_SLACK)
+        except _PipelineOverflow:
+            log.debug("websocket client sent too much before its handshake answer; dropping it")
+            stream.close()
+            return
         try:
             if stream.closed() or stream.socket is None:
                 raise OSError("closed")

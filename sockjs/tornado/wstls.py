@@ -23,6 +23,9 @@ class IOStreamTransport(asyncio.Transport):
         self._paused: Optional[asyncio.Future[None]] = None
         self._closing = False
         self._writing_paused = False
+        # Bytes handed to the stream whose write has not completed: each
+        # write's future resolves once its bytes left (public API only).
+        self._unsent = 0
         stream.set_close_callback(self._on_close)
 
     async def run(self) -> None:
@@ -41,23 +44,25 @@ class IOStreamTransport(asyncio.Transport):
 
     def write(self, data: Any) -> None:
         if not self._stream.closed():
+            size = len(data)
+            self._unsent += size
             fut = self._stream.write(data)
-            fut.add_done_callback(self._written)
+            fut.add_done_callback(lambda f: self._written(f, size))
             # The same flow control asyncio's transports give, so that the
             # protocol's bound on a slow reader holds under TLS too.
             if not self._writing_paused and self.get_write_buffer_size() > WRITE_HIGH_WATER:
                 self._writing_paused = True
                 self._protocol.pause_writing()
 
-    def _written(self, fut: "asyncio.Future[Any]") -> None:
+    def _written(self, fut: "asyncio.Future[Any]", size: int) -> None:
         _ignore_result(fut)
+        self._unsent -= size
         if self._writing_paused and self.get_write_buffer_size() <= WRITE_HIGH_WATER // 4:
             self._writing_paused = False
             self._protocol.resume_writing()
 
     def get_write_buffer_size(self) -> int:
-        buf = getattr(self._stream, "_write_buffer", None)
-        return len(buf) if buf is not None else 0
+        return self._unsent
 
     def pause_reading(self) -> None:
         if self._paused is None:
