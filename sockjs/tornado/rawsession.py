@@ -8,6 +8,7 @@ from sockjs.tornado.basesession import CLOSING, OPEN, BaseSession
 from sockjs.tornado.closecodes import CLOSE_GO_AWAY, CLOSE_PING_TIMEOUT
 from sockjs.tornado.connectioninfo import ConnectionInfo
 from sockjs.tornado.receiver import Broadcast
+from sockjs.tornado.sessioncontainer import SessionContainer
 
 if TYPE_CHECKING:  # pragma: no cover
     from sockjs.tornado.conn import SockJSConnection
@@ -20,7 +21,11 @@ class RawSession(BaseSession):
     """Session of the raw ``/websocket`` endpoint: no SockJS framing, each
     message goes out as its own websocket message."""
 
+    __slots__ = ("handler", "on_idle", "session_id", "_heartbeat_delay", "_next_ping")
+
     def __init__(self, conn: "Type[SockJSConnection]", server: "SockJSRouter") -> None:
+        self._sweep_slot: Optional[int] = None
+        self._sweep_schedule: Optional[SessionContainer] = None
         super().__init__(conn, server)
         self.transport_name = "rawwebsocket"
         self.handler: Any = None

@@ -40,7 +40,7 @@ from sockjs.tornado.closecodes import (
 )
 from sockjs.tornado.connectioninfo import CloseReason, ConnectionInfo
 from sockjs.tornado.receiver import Broadcast, Receiver
-from sockjs.tornado.sessioncontainer import SessionMixin
+from sockjs.tornado.sessioncontainer import SessionContainer, SessionMixin
 
 if TYPE_CHECKING:  # pragma: no cover
     from sockjs.tornado.conn import SockJSConnection
@@ -62,8 +62,14 @@ _ANOTHER_CONNECTION_FRAME = proto.close_frame(*CLOSE_ANOTHER_CONNECTION)
 class Session(BaseSession, SessionMixin):
     """A SockJS session, reachable by id across receivers."""
 
+    __slots__ = ("session_id", "expiry", "expiry_date", "handler", "_queue", "_queued_bytes", "_max_queue",
+                 "_immediate_flush", "_heartbeat_delay", "_verify_ip", "_batching", "_flush_scheduled",
+                 "_last_write", "bound_to_receiver", "on_idle")
+
     def __init__(self, conn: "Type[SockJSConnection]", server: "SockJSRouter",
                  session_id: Optional[str] = None, expiry: Optional[float] = None) -> None:
+        self._sweep_slot: Optional[int] = None
+        self._sweep_schedule: Optional[SessionContainer] = None
         SessionMixin.__init__(self, session_id, expiry)
         BaseSession.__init__(self, conn, server)
         settings = server.settings

@@ -86,6 +86,13 @@ class WebSocketConnection(asyncio.Protocol):
     along with the request head) is parsed before anything from the socket.
     """
 
+    # Slots: one per connection, tens of thousands per server; ``__dict__``
+    # for attributes subclasses add.
+    __slots__ = ("delegate", "transport", "_greeting", "_initial", "_hixie_keys", "_hixie_pending", "hixie76",
+                 "_parser", "_max_write_buffer", "_closed", "_close_sent", "_reading_paused",
+                 "_writing_paused", "_dropped_backlog", "_cork", "_frame_turn", "last_pong", "ping_sent_at",
+                 "on_writable", "__dict__")
+
     def __init__(self, delegate: WebSocketDelegate, max_message_size: int,
                  max_write_buffer: int, greeting: bytes = b"", initial: bytes = b"",
                  hixie76_keys: Optional["tuple[str, str]"] = None) -> None:
@@ -117,7 +124,9 @@ class WebSocketConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
-        transport.write(self._greeting)  # type: ignore[attr-defined]
+        # Not kept: an idle connection should hold nothing it no longer needs.
+        greeting, self._greeting = self._greeting, b""
+        transport.write(greeting)  # type: ignore[attr-defined]
         if self._hixie_keys is None:
             self.delegate.on_ws_open(self)
         # else: hixie-76 opens once the key bytes arrived and the answer
