@@ -17,7 +17,7 @@ setup(
     long_description_content_type="text/x-rst",
     license="MIT",
     packages=find_packages(include=["sockjs", "sockjs.*"]),
-    package_data={"sockjs.tornado": ["py.typed"]},
+    package_data={"sockjs.tornado": ["py.typed", "client/*.js"]},
     python_requires=">=3.9",
     install_requires=["tornado>=6.1"],
     extras_require={
@@ -33,6 +33,8 @@ setup(
             "ruff>=0.1",
             "docutils>=0.16",
             "sphinx>=7.2",
+            # The range runs serve the tests from uvloop too.
+            "uvloop>=0.17; sys_platform != 'win32' and platform_python_implementation == 'CPython'",
         ],
         "docs": ["sphinx>=7.2"],
     },

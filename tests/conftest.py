@@ -8,6 +8,10 @@ check stats and session registries.
 Every ERROR logged by the server during a test fails that test, unless the
 test takes the ``server_errors`` fixture and checks them itself: a client's
 mistake must never be an ERROR.
+
+``SOCKJS_TEST_LOOP=uvloop`` runs every server on a uvloop event loop
+instead of asyncio's own (scripts/test.sh runs the protocol and websocket
+tests both ways).
 """
 import asyncio
 import logging
@@ -37,6 +41,24 @@ _errors = _ErrorCollector()
 logging.getLogger().addHandler(_errors)
 
 
+LOOP_NAME = os.environ.get("SOCKJS_TEST_LOOP", "asyncio")
+if LOOP_NAME not in ("asyncio", "uvloop"):
+    raise RuntimeError("SOCKJS_TEST_LOOP must be 'asyncio' or 'uvloop', not %r" % LOOP_NAME)
+
+
+def new_server_loop() -> asyncio.AbstractEventLoop:
+    """A fresh event loop of the kind ``SOCKJS_TEST_LOOP`` names."""
+    if LOOP_NAME == "uvloop":
+        import uvloop  # a missing uvloop fails the run: scripts/test.sh installs it
+        return uvloop.new_event_loop()  # type: ignore[no-any-return]
+    return asyncio.new_event_loop()
+
+
+def pytest_report_header(config: Any) -> str:
+    import tornado
+    return "sockjs servers: %s event loop, Tornado %s" % (LOOP_NAME, tornado.version)
+
+
 class ServerThread:
     """A Tornado application served on 127.0.0.1:<free port> from a
     background thread with its own event loop.
@@ -48,7 +70,7 @@ class ServerThread:
     def __init__(self, app_factory: Callable[[], web.Application], **http_kwargs: Any) -> None:
         self._factory = app_factory
         self._http_kwargs = http_kwargs
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_server_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.app: Optional[web.Application] = None

@@ -40,8 +40,10 @@ def _sockjs_leftovers(loop):
     me = asyncio.current_task()
     tasks = [t for t in asyncio.all_tasks(loop)
              if t is not me and "/sockjs/" in getattr(getattr(t.get_coro(), "cr_code", None), "co_filename", "")]
-    handles = [h for h in list(loop._scheduled) + list(loop._ready)
-               if not h.cancelled() and "/sockjs/" in _source_file(h._callback)]
+    # Only asyncio's own loop lists its callbacks (uvloop keeps them in C):
+    # the run on asyncio checks them, a run on uvloop checks the tasks.
+    pending = list(getattr(loop, "_scheduled", ())) + list(getattr(loop, "_ready", ()))
+    handles = [h for h in pending if not h.cancelled() and "/sockjs/" in _source_file(h._callback)]
     return tasks, handles
 
 
@@ -84,7 +86,7 @@ def test_shutdown_closes_everything_and_leaves_nothing_behind(make_server):
 
     # (The detector below sees the library's timer and handler task.)
     tasks, handles = srv.call(lambda: _sockjs_leftovers(srv.loop))
-    assert tasks and handles
+    assert tasks and (handles or not hasattr(srv.loop, "_scheduled"))
     srv.run(router.shutdown(), timeout=10)
 
     # The running handler finished before shutdown returned, and its last

@@ -13,8 +13,11 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Type
 from sockjs.tornado import session as sessionmod
 from sockjs.tornado import sessioncontainer, static, stats, transports
 from sockjs.tornado.channels import Channels
+from sockjs.tornado.clientscript import CLIENT_DIR, ClientScriptHandler
 from sockjs.tornado.conn import SockJSConnection
+from sockjs.tornado.history import HistoryPage
 from sockjs.tornado.origins import host_port_allowed
+from sockjs.tornado.recovery import Recovery
 from sockjs.tornado.session import Broadcast
 from sockjs.tornado.settings import DEFAULT_SETTINGS, origin_matcher, validate_settings
 
@@ -91,6 +94,9 @@ class SockJSRouter:
         self._iframe_cache: Optional[Tuple[bytes, str]] = None
         # Built on first use; a session's close looks it up to unsubscribe.
         self._channels: Optional[Channels] = None
+        self._recovery: Optional[Recovery] = None
+        if self.settings["recovery"]:
+            self._recovery = Recovery(self)
         self._allow_all_origins, self._origin_matches = origin_matcher(self.settings["allowed_origins"])
         ws_origins = self.settings["websocket_allow_origin"]
         self._ws_allow_all = ws_origins == "*"
@@ -147,6 +153,8 @@ class SockJSRouter:
         if self.websockets_enabled:
             urls.append((p + "/websocket$", transports.RawWebSocketTransport, kw))
         urls.append((p + "/info$", static.InfoHandler, kw))
+        # The shipped browser client (recovery, channels, presence).
+        urls.append((p + r"/(sockjs-tornado\.js)$", ClientScriptHandler, {"path": CLIENT_DIR}))
         urls.append((p + r"/iframe(?:-[^/]*)?\.html$", static.IFrameHandler, kw))
         urls.append((p + "/?$", static.GreetingsHandler, kw))
         return urls
@@ -218,6 +226,8 @@ class SockJSRouter:
         try:
             finished = self._sessions.expire(now, budget=sessioncontainer.SWEEP_BATCH)
             if now >= self._next_sweep:
+                if self._recovery is not None:
+                    self._recovery.refresh(now)
                 self.stats.roll(now)
                 self._next_sweep = now + self._sweep_interval
         except Exception:
@@ -228,6 +238,11 @@ class SockJSRouter:
             self._sweeper = loop.call_soon(self._sweep)
         else:
             self._sweeper = loop.call_later(max(self._next_sweep - now, 0.0), self._sweep)
+
+    @property
+    def recovery(self) -> Optional[Recovery]:
+        """Connection state recovery (``recovery`` setting), or ``None``."""
+        return self._recovery
 
     # -- broadcast --------------------------------------------------------
 
@@ -273,6 +288,32 @@ class SockJSRouter:
         if not isinstance(channel, str) or not channel:
             raise ValueError("a channel name must be a non-empty str, not %r" % (channel,))
         self.channels.publish(channel, _publishable(message))
+
+    async def history(self, channel: str, since: "Optional[Tuple[str, int]]" = None,
+                      limit: Optional[int] = None) -> HistoryPage:
+        """The publications kept for ``channel`` (``history_size`` setting),
+        oldest first: all of them, or the first ``limit`` after ``since``
+        (an ``(epoch, offset)`` pair from an earlier page or publication),
+        or without ``since`` the latest ``limit``. The page's ``epoch`` and
+        ``offset`` are the channel's current position; ``complete`` is
+        False when publications after ``since`` were lost. Shared by every
+        process with the Redis broker.
+
+        :raises RuntimeError: history is off.
+
+        .. versionadded:: 2.0
+        """
+        return await self.channels.read_history(channel, since, limit)
+
+    async def presence(self, channel: str) -> Dict[str, Any]:
+        """Who is subscribed to ``channel`` in every process (``presence``
+        setting): ``{client_id: presence_info}``.
+
+        :raises RuntimeError: presence is off.
+
+        .. versionadded:: 2.0
+        """
+        return await self.channels.members(channel)
 
     def publish_all(self, message: Any) -> None:
         """:meth:`broadcast` to every open session of this service, in every

@@ -63,6 +63,25 @@ DEFAULT_SETTINGS: Dict[str, Any] = {
     "broker_buffer_size": 10000,
     # Longest pause, in seconds, between reconnection attempts.
     "broker_retry_max": 2.0,
+    # -- history, presence, recovery (sockjs.tornado.history, .presence,
+    # .recovery) ---------------------------------------------------------
+    # Publications kept per channel for router.history() and recovery;
+    # 0 keeps none. In Redis with a Redis broker, else in memory.
+    "history_size": 0,
+    # Seconds a kept publication (and a silent channel's epoch) lives.
+    "history_ttl": 300,
+    # List every subscription for router.presence().
+    "presence": False,
+    # Seconds within which a dead process's presence entries disappear.
+    "presence_ttl": 15,
+    # Connection state recovery for clients that ask for it (the shipped
+    # browser client).
+    "recovery": False,
+    # Seconds a disconnected recoverable session waits for its client.
+    "recovery_window": 120,
+    # Messages kept per recoverable session for replay; a client that
+    # missed more starts afresh.
+    "recovery_buffer": 1000,
 }
 
 
@@ -78,6 +97,13 @@ def _positive_int(key: str, value: Any) -> None:
         raise TypeError("setting %r must be an int, not %r" % (key, value))
     if value <= 0:
         raise ValueError("setting %r must be positive, not %r" % (key, value))
+
+
+def _count(key: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("setting %r must be an int, not %r" % (key, value))
+    if value < 0:
+        raise ValueError("setting %r must not be negative, not %r" % (key, value))
 
 
 def _bool(key: str, value: Any) -> None:
@@ -161,6 +187,13 @@ _CHECKS: Dict[str, Callable[[str, Any], None]] = {
     "broker_namespace": _optional_str,
     "broker_buffer_size": _positive_int,
     "broker_retry_max": _positive_number,
+    "history_size": _count,
+    "history_ttl": _positive_number,
+    "presence": _bool,
+    "presence_ttl": _positive_number,
+    "recovery": _bool,
+    "recovery_window": _positive_number,
+    "recovery_buffer": _positive_int,
 }
 assert set(_CHECKS) == set(DEFAULT_SETTINGS)
 

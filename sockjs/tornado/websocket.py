@@ -201,9 +201,17 @@ class SockJSWebSocketHandler(BaseHandler):
             log.debug("websocket client went away during the handshake")
             sock.close()
             return
+        if transport.is_closing():
+            # on_open closed it already: connection_made ran before
+            # connect_accepted_socket returned, and uvloop's transports
+            # refuse every call once closed.
+            return
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         # asyncio's selector transport reads up to 256 KiB at a time: a
         # buffer past glibc's mmap threshold, mapped and unmapped on every
         # read until malloc adapts, which halved echo throughput on a fresh
-        # server (bench/README.md). 64 KiB stays on the heap.
-        transport.max_size = READ_LIMIT  # type: ignore[attr-defined]
+        # server (bench/README.md). 64 KiB stays on the heap. A speed knob
+        # only, and asyncio's private one: other loops (uvloop reads into
+        # one buffer it reuses) have no such attribute and need none.
+        if hasattr(transport, "max_size"):
+            transport.max_size = READ_LIMIT
