@@ -6,7 +6,6 @@ The browser client is tested in real Chromium in
 ``test_recovery_cluster.py``.
 """
 import json
-import time
 import uuid
 from typing import Any, Dict, List, Optional, Tuple
 

@@ -20,6 +20,7 @@ from tornado.web import HTTPError
 from sockjs.tornado.closecodes import CLOSE_GO_AWAY, CLOSE_INTERNAL_ERROR, CLOSE_QUEUE_OVERFLOW
 from sockjs.tornado.connectioninfo import CloseReason, ConnectionInfo
 from sockjs.tornado.receiver import Broadcast
+from sockjs.tornado.tasks import spawn
 from sockjs.tornado.threadsafe import ThreadsafeCalls
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -169,7 +170,7 @@ class BaseSession:
             return
         if inspect.isawaitable(result):
             self._inbox = deque()
-            asyncio.ensure_future(self._run_open(result))
+            spawn(self.server, self._run_open(result), "on_open of %s" % type(self.conn).__name__)
         elif result is False:
             self.close(*CLOSE_GO_AWAY, initiator="application")
 
@@ -191,6 +192,10 @@ class BaseSession:
     async def _run_open(self, awaitable: Any) -> None:
         try:
             result = await awaitable
+        except asyncio.CancelledError:
+            # Shutdown gave up on it: the session is closed; finish up so
+            # that on_close still runs.
+            result = None
         except Exception as e:
             self._open_failed(e)
             result = None
@@ -254,7 +259,8 @@ class BaseSession:
                     return
                 if result is not None and inspect.isawaitable(result):
                     self._inbox = deque(messages[i + 1:])
-                    asyncio.ensure_future(self._run_message(result))
+                    spawn(self.server, self._run_message(result),
+                          "on_message of %s" % type(self.conn).__name__)
                     return
         finally:
             self._end_batch()
@@ -262,6 +268,8 @@ class BaseSession:
     async def _run_message(self, awaitable: Any) -> None:
         try:
             await awaitable
+        except asyncio.CancelledError:
+            pass  # shutdown gave up on it; on_close still runs
         except Exception:
             self._handler_failed("on_message")
         await self._drain_inbox()
@@ -276,6 +284,8 @@ class BaseSession:
                 result = on_message(message)
                 if result is not None and inspect.isawaitable(result):
                     await result
+            except asyncio.CancelledError:
+                break  # shutdown gave up on it; on_close still runs
             except Exception:
                 self._handler_failed("on_message")
         inbox.clear()
@@ -404,7 +414,8 @@ class BaseSession:
             log.exception("on_close of %s raised", type(self.conn).__name__)
             return
         if result is not None and inspect.isawaitable(result):
-            self._on_close_task = asyncio.ensure_future(self._run_close(result))
+            self._on_close_task = spawn(self.server, self._run_close(result),
+                                        "on_close of %s" % type(self.conn).__name__)
 
     async def _run_close(self, awaitable: Any) -> None:
         try:

@@ -13,17 +13,20 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Type
 from sockjs.tornado import session as sessionmod
 from sockjs.tornado import sessioncontainer, static, stats, transports
 from sockjs.tornado.channels import Channels
+from sockjs.tornado.clientlog import ClientErrorLog
 from sockjs.tornado.clientscript import CLIENT_DIR, ClientScriptHandler
 from sockjs.tornado.conn import SockJSConnection
 from sockjs.tornado.history import HistoryPage
-from sockjs.tornado.origins import host_port_allowed
+from sockjs.tornado.origins import Verdict, host_port_allowed
 from sockjs.tornado.recovery import Recovery
 from sockjs.tornado.session import Broadcast
-from sockjs.tornado.settings import DEFAULT_SETTINGS, origin_matcher, validate_settings
+from sockjs.tornado.settings import DEFAULT_SETTINGS, origin_policy, validate_settings
+from sockjs.tornado.tasks import TaskGroup
 
 __all__ = ["SockJSRouter", "DEFAULT_SETTINGS"]
 
 log = logging.getLogger("sockjs.tornado")
+log_origins = logging.getLogger("sockjs.tornado.origins")
 
 # (url suffix, handler) for the session transports.
 TRANSPORTS: Dict[str, Type[Any]] = {
@@ -91,13 +94,18 @@ class SockJSRouter:
         # several loop turns keeps its period).
         self._next_sweep = 0.0
         self._shutting_down = False
+        #: The tasks sessions start (async handlers), kept until done.
+        self.tasks = TaskGroup()
+        #: Where the handlers log clients' mistakes (rate-limited).
+        self.client_errors = ClientErrorLog(self.settings["client_error_log_level"],
+                                            self.settings["client_error_log_rate"])
         self._iframe_cache: Optional[Tuple[bytes, str]] = None
         # Built on first use; a session's close looks it up to unsubscribe.
         self._channels: Optional[Channels] = None
         self._recovery: Optional[Recovery] = None
         if self.settings["recovery"]:
             self._recovery = Recovery(self)
-        self._allow_all_origins, self._origin_matches = origin_matcher(self.settings["allowed_origins"])
+        self.origin_policy = origin_policy(self.settings)
         ws_origins = self.settings["websocket_allow_origin"]
         self._ws_allow_all = ws_origins == "*"
         self._ws_origins = set() if self._ws_allow_all else {o.lower() for o in ws_origins}
@@ -119,22 +127,38 @@ class SockJSRouter:
 
     # -- origins ----------------------------------------------------------
 
+    def check_origin(self, headers: Mapping[str, str], embedded: bool = False) -> Verdict:
+        """Whether a request with these headers may be served
+        (``allowed_origins``, ``anonymous_requests``; see
+        :class:`~sockjs.tornado.origins.OriginPolicy`). A refusal is
+        counted (``stats.origin_refusals``) and logged at DEBUG."""
+        verdict = self.origin_policy.check(headers, embedded)
+        if not verdict.allowed:
+            self.stats.on_origin_refused()
+            log_origins.debug("refused: %s (Origin %r, Sec-Fetch-Site %r, Referer %r)", verdict.reason,
+                              headers.get("Origin"), headers.get("Sec-Fetch-Site"), headers.get("Referer"))
+        return verdict
+
     def origin_allowed(self, origin: Optional[str]) -> bool:
-        """Whether a request with this ``Origin`` header may be served
-        (``allowed_origins``). Requests without Origin are not from a
-        browser page and are always served."""
-        if self._allow_all_origins or not origin:
-            return True
-        return self._origin_matches(origin)
+        """Whether a request carrying only this ``Origin`` header (or
+        none) may be served; not counted."""
+        return self.origin_policy.check({"Origin": origin} if origin else {}).allowed
 
     def websocket_origin_allowed(self, origin: Optional[str], host: str) -> bool:
-        """``allowed_origins``, then the 1.x ``websocket_allow_origin``
-        (exact ``host[:port]`` match, never a substring)."""
-        if not self.origin_allowed(origin):
+        """``allowed_origins`` (the service's own origin always passes),
+        then the 1.x ``websocket_allow_origin`` (exact ``host[:port]``
+        match, never a substring). Refusals are counted."""
+        headers = {"Host": host}
+        if origin:
+            headers["Origin"] = origin
+        if not self.check_origin(headers).allowed:
             return False
         if self._ws_allow_all or not origin:
             return True
-        return host_port_allowed(origin, self._ws_origins)
+        if host_port_allowed(origin, self._ws_origins):
+            return True
+        self.stats.on_origin_refused()
+        return False
 
     # -- URLs -------------------------------------------------------------
 
@@ -333,7 +357,9 @@ class SockJSRouter:
         every session is closed with ``code`` and ``reason`` (its client
         gets the close frame: websockets, streams and pending polls end),
         ``on_close`` runs with initiator ``"server"``, and async
-        ``on_close`` handlers get what is left of ``timeout``.
+        ``on_close`` handlers get what is left of ``timeout``. Handlers
+        still running at the deadline are cancelled (a WARNING names
+        them), and ``on_close`` still runs for their sessions.
         Calling it again does nothing more.
         """
         self._shutting_down = True
@@ -354,6 +380,8 @@ class SockJSRouter:
         # A handler still running delays its on_close until it returns.
         await settle([s.wait_idle() for s in sessions if s.busy])
         await settle([t for t in (s.on_close_task for s in sessions) if t is not None])
+        # Anything else the sessions started; past the deadline, cancelled.
+        await self.tasks.wait(max(0.0, deadline - time.monotonic()))
         for s in list(self._sessions):
             self._sessions.discard(s)
         if self._channels is not None:

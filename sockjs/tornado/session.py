@@ -179,7 +179,7 @@ class Session(BaseSession, SessionMixin):
         if self.recovery is not None and record and not self._record(msg):
             return
         self._queue.append(msg)
-        self._queued_bytes += len(msg)
+        self._queued_bytes += proto.utf8_len(msg)
         if stats:
             self.stats.on_pack_sent(1)
         self._after_queue()
@@ -197,7 +197,7 @@ class Session(BaseSession, SessionMixin):
             self._write(message.frame, message)
             return
         self._queue.append(message.encoded)
-        self._queued_bytes += len(message.encoded)
+        self._queued_bytes += message.encoded_size
         self._after_queue()
 
     def send_control(self, body: Any) -> None:

@@ -1,7 +1,10 @@
 """Router settings: the 1.x keys with their defaults, the new ones, and
 their validation (an unknown key or a value of the wrong type fails at
 construction, naming the key)."""
-from typing import Any, Callable, Dict, Mapping, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sockjs.tornado.origins import OriginPolicy
 
 __all__ = ["DEFAULT_SETTINGS", "DEFAULT_SOCKJS_URL", "TRANSPORT_NAMES", "validate_settings"]
 
@@ -51,6 +54,16 @@ DEFAULT_SETTINGS: Dict[str, Any] = {
     # Allowed Origins: "*", or a list of exact origins and patterns such as
     # "https://*.example.com", or a callable(origin) -> bool.
     "allowed_origins": "*",
+    # Requests that name no page at all (no Origin, Sec-Fetch-Site or
+    # Referer: non-browser clients, very old browsers), when
+    # allowed_origins is not "*": "allow", "refuse", or "refuse_embedded"
+    # (refused on jsonp, htmlfile, jsonp_send and iframe.html, which a page
+    # loads as a script or frame; served elsewhere).
+    "anonymous_requests": "refuse_embedded",
+    # Level at which clients' mistakes (403, 404, 405, 413, the protocol's
+    # 500s) go to the access log, and how many such lines a minute at most.
+    "client_error_log_level": "INFO",
+    "client_error_log_rate": 60,
     # -- scale-out (sockjs.tornado.channels, sockjs.tornado.broker) -------
     # None (one process), a "redis://host:port/db" URL, or a Broker.
     "broker": None,
@@ -135,6 +148,22 @@ def _origins(key: str, value: Any) -> None:
             raise TypeError("setting %r: %r is not a string" % (key, item))
 
 
+def _anonymous(key: str, value: Any) -> None:
+    from sockjs.tornado.origins import ANONYMOUS_POLICIES
+    if value not in ANONYMOUS_POLICIES:
+        raise ValueError("setting %r must be one of %s, not %r" % (key, ", ".join(ANONYMOUS_POLICIES), value))
+
+
+def _log_level(key: str, value: Any) -> None:
+    from sockjs.tornado.clientlog import parse_level
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise TypeError("setting %r must be a logging level name or number, not %r" % (key, value))
+    try:
+        parse_level(value)
+    except ValueError as e:
+        raise ValueError("setting %r: %s" % (key, e)) from None
+
+
 def _optional_number(key: str, value: Any) -> None:
     if value is not None:
         _number(key, value)
@@ -183,6 +212,9 @@ _CHECKS: Dict[str, Callable[[str, Any], None]] = {
     "max_inbox_messages": _positive_int,
     "ping_timeout": _optional_number,
     "allowed_origins": _origins,
+    "anonymous_requests": _anonymous,
+    "client_error_log_level": _log_level,
+    "client_error_log_rate": _positive_int,
     "broker": _broker,
     "broker_namespace": _optional_str,
     "broker_buffer_size": _positive_int,
@@ -217,12 +249,11 @@ def validate_settings(user_settings: Mapping[str, Any]) -> Dict[str, Any]:
     return settings
 
 
-def origin_matcher(setting: Any) -> Tuple[bool, Callable[[str], bool]]:
-    """``(allow_all, matches)`` for an ``allowed_origins`` value (see
-    :mod:`sockjs.tornado.origins` for what entries mean).
+def origin_policy(settings: Mapping[str, Any]) -> "OriginPolicy":
+    """The :class:`~sockjs.tornado.origins.OriginPolicy` of validated
+    ``settings`` (``allowed_origins`` and ``anonymous_requests``).
 
     :raises ValueError: an entry is neither an origin nor a pattern.
     """
-    from sockjs.tornado.origins import OriginMatcher
-    matcher = OriginMatcher(setting)
-    return matcher.allow_all, matcher
+    from sockjs.tornado.origins import OriginPolicy
+    return OriginPolicy(settings["allowed_origins"], settings["anonymous_requests"])
