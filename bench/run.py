@@ -469,9 +469,11 @@ WORKLOADS: Dict[str, Tuple[Callable[[Server, str, float], Result], bool, str, Li
                    [("rate", "deliveries/s", True), ("eff", "per server CPU-s", True),
                     ("ttl_ms", "ms to last receiver (p50)", False)]),
     "hold_100k": (w_hold_100k, True, "%s idle websocket sessions held through 2 heartbeat periods "
-                  "(%d s) under a 100-session echo load at %d msgs/s" % (f"{BIG - 100:,}", HOLD_HEARTBEAT, LATENCY_RATE),
+                  "(%d s) under a 100-session echo load at %d msgs/s"
+                  % (f"{BIG - 100:,}", HOLD_HEARTBEAT, LATENCY_RATE),
                   [("held", "sessions held", True), ("on_time", "with every heartbeat on time", True),
-                   ("max_gap_s", "longest heartbeat gap, s", False), ("p99_idle_ms", "echo p99 ms, idle server", False),
+                   ("max_gap_s", "longest heartbeat gap, s", False),
+                   ("p99_idle_ms", "echo p99 ms, idle server", False),
                    ("p99_held_ms", "echo p99 ms, sessions held", False), ("p99_ratio", "p99 held / idle", False),
                    ("open_rate", "sessions opened/s", True), ("server_cpu_pct", "server CPU % while held", False),
                    ("kb", "KB RSS each", False)]),

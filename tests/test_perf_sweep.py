@@ -119,11 +119,11 @@ def test_a_budgeted_sweep_leaves_the_rest_for_the_next_turn() -> None:
 
 
 def test_heartbeats_reach_many_websocket_sessions_on_time(make_server: Any) -> None:
-    """200 websocket sessions, 0.4 s heartbeats: every one gets its
+    """200 websocket sessions, 0.5 s heartbeats: every one gets its
     heartbeats, and no period passes without one (a loaded machine delays
     them by a sweep interval or two, never by a period)."""
     # No pings: this client reads the socket itself and would not answer.
-    srv = make_server(router_app(Echo, "/echo", {"heartbeat_delay": 0.4, "session_check_interval": 0.1,
+    srv = make_server(router_app(Echo, "/echo", {"heartbeat_delay": 0.5, "session_check_interval": 0.1,
                                                   "ping_timeout": None}))
     conns = []
     for _ in range(200):
@@ -155,5 +155,5 @@ def test_heartbeats_reach_many_websocket_sessions_on_time(make_server: Any) -> N
             c[1] = t
     for ws, _, gaps, gap in conns:
         assert gaps >= 3
-        assert gap < 0.4 * 2  # never a period without one
+        assert gap < 0.5 * 2  # never a period without one
         ws.close()
