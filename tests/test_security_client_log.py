@@ -66,7 +66,7 @@ def test_client_errors_rate_limited(make_server, caplog):
     assert suppressed == 40 - len(lines)
     # Served requests are still logged as Tornado logs them.
     assert s.get(srv.url + "/e/info", timeout=5).status_code == 200
-    assert any(" 200 " in " %s " % r.getMessage() for r in _access(caplog))
+    assert wait_for(lambda: any(" 200 " in " %s " % r.getMessage() for r in _access(caplog)))
 
 
 def test_suppressed_lines_counted_in_the_next_one(caplog):
