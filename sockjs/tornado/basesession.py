@@ -161,7 +161,8 @@ class BaseSession:
                 return
             if outcome != "new":
                 self._inbox = deque()
-                asyncio.ensure_future(self._run_open(self._open_after(outcome, info)))
+                spawn(self.server, self._run_open(self._open_after(outcome, info)),
+                      "on_open of %s" % type(self.conn).__name__)
                 return
         try:
             result = self.conn.on_open(info)
@@ -187,7 +188,7 @@ class BaseSession:
     def _call_hook(self, result: Any) -> None:
         if inspect.isawaitable(result):
             self._inbox = deque()
-            asyncio.ensure_future(self._run_open(result))
+            spawn(self.server, self._run_open(result), "on_resume of %s" % type(self.conn).__name__)
 
     async def _run_open(self, awaitable: Any) -> None:
         try:
