@@ -11,7 +11,6 @@ import struct
 from typing import List, Optional, Tuple
 
 import pytest
-
 from protocol_helpers import RawHTTP, sid
 
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="

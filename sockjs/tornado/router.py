@@ -10,8 +10,8 @@ import logging
 import time
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Type
 
+from sockjs.tornado import chunkingtest, sessioncontainer, static, stats, transports
 from sockjs.tornado import session as sessionmod
-from sockjs.tornado import sessioncontainer, static, stats, transports
 from sockjs.tornado.channels import Channels
 from sockjs.tornado.conn import SockJSConnection
 from sockjs.tornado.origins import host_port_allowed
@@ -144,6 +144,7 @@ class SockJSRouter:
         if self.websockets_enabled:
             urls.append((p + "/websocket$", transports.RawWebSocketTransport, kw))
         urls.append((p + "/info$", static.InfoHandler, kw))
+        urls.append((p + "/chunking_test$", chunkingtest.ChunkingTestHandler, kw))
         urls.append((p + r"/iframe(?:-[^/]*)?\.html$", static.IFrameHandler, kw))
         urls.append((p + "/?$", static.GreetingsHandler, kw))
         return urls
