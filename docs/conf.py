@@ -15,6 +15,7 @@ from sphinx.util.nodes import make_refnode
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "docs", "_ext"))
 
 from sockjs.tornado.version import __version__  # noqa: E402
 
@@ -23,10 +24,12 @@ author = "the sockjs-tornado authors"
 copyright = "2011-2026, the sockjs-tornado authors"
 version = release = __version__
 
-extensions = ["sphinx.ext.autodoc"]
+extensions = ["sphinx.ext.autodoc", "benchtable"]
 exclude_patterns = ["_build"]
 root_doc = "index"
 language = "en"
+# Keep "--option" as typed (no en dashes in commands).
+smartquotes_action = "qe"
 
 # Every reference must resolve: a renamed class or a typo in a docstring
 # fails the build.
@@ -66,6 +69,7 @@ autoclass_content = "both"
 
 html_theme = "alabaster"
 html_title = "sockjs-tornado %s" % release
+html_theme_options = {"page_width": "1140px", "sidebar_width": "230px"}
 html_static_path: list = []
 
 

@@ -14,7 +14,8 @@ import os
 import sys
 from typing import Any, List, Optional, Tuple
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES_DIR = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(EXAMPLES_DIR)
 SOCKJS_CLIENT_DIR = os.path.join(ROOT, "node_modules", "sockjs-client", "dist")
 
 try:  # Run from a checkout without installing: use the checkout's package.
@@ -37,14 +38,29 @@ def parse_args(description: str, default_port: int, argv: Optional[List[str]] = 
     return parser.parse_args(argv)
 
 
-def client_routes() -> List[Tuple[str, Any, dict]]:
+class FaviconHandler(web.RequestHandler):
+    """``/favicon.ico``: the examples' icon, so that a browser asking for it
+    by habit gets one instead of a 404 logged at WARNING."""
+
+    def get(self) -> None:
+        with open(os.path.join(EXAMPLES_DIR, "favicon.svg"), "rb") as f:
+            self.set_header("Content-Type", "image/svg+xml")
+            self.set_header("Cache-Control", "max-age=86400")
+            self.write(f.read())
+
+
+def client_routes(require_client: bool = True) -> List[Tuple[str, Any, dict]]:
     """``/static/sockjs.min.js`` (and its source map) from node_modules, and
-    the examples' shared ``/static/style.css``."""
-    if not os.path.exists(os.path.join(SOCKJS_CLIENT_DIR, "sockjs.min.js")):
+    what gives every example the same look: ``/static/style.css`` and the
+    icon (``/static/favicon.svg``, also at ``/favicon.ico``). Exits with a
+    hint when sockjs-client is not installed, unless ``require_client`` is
+    false (a server that is also used without its page)."""
+    if require_client and not os.path.exists(os.path.join(SOCKJS_CLIENT_DIR, "sockjs.min.js")):
         raise SystemExit("sockjs-client is missing: run `npm ci` in %s first" % ROOT)
     return [
         (r"/static/(sockjs\.min\.js(?:\.map)?)", web.StaticFileHandler, {"path": SOCKJS_CLIENT_DIR}),
-        (r"/static/(style\.css)", web.StaticFileHandler, {"path": os.path.dirname(os.path.abspath(__file__))}),
+        (r"/static/(style\.css|favicon\.svg)", web.StaticFileHandler, {"path": EXAMPLES_DIR}),
+        (r"/favicon\.ico", FaviconHandler, {}),
     ]
 
 

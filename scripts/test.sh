@@ -8,15 +8,17 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-# System packages: the browser, redis-server and haproxy the tests start.
-APT_PACKAGES="chromium redis-server haproxy"
+# System packages: the browser, redis-server, haproxy and nginx the tests start.
+APT_PACKAGES="chromium redis-server haproxy nginx"
 missing=""
 for p in $APT_PACKAGES; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
   $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
+  # RUNLEVEL=1: install only; the tests start their own nginx and redis on
+  # 127.0.0.1, no system service should come up on a public port.
+  $SUDO env RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
 fi
 
 # Python: a virtualenv with the package and its test extra.

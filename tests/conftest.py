@@ -140,12 +140,26 @@ class ServerThread:
         self._thread.join(5)
 
 
+#: What asyncio logs about a task the library lost: collected while
+#: pending, or failed with nobody to see it. Never allowed, not even in
+#: tests that check their own ERRORs.
+TASK_PROBLEMS = ("Task was destroyed but it is pending", "Task exception was never retrieved")
+
+
+def _task_problems(records: List[logging.LogRecord]) -> List[str]:
+    return ["%s: %s" % (r.name, r.getMessage()) for r in records
+            if any(p in r.getMessage() for p in TASK_PROBLEMS)]
+
+
 @pytest.fixture(autouse=True)
 def _no_server_errors(request: Any) -> Any:
     """Fail a test that made the server log an ERROR (unless it took the
-    ``server_errors`` fixture to check them itself)."""
+    ``server_errors`` fixture to check them itself), or that lost a task."""
     start = len(_errors.records)
     yield
+    lost = _task_problems(_errors.records[start:])
+    if lost:
+        pytest.fail("asyncio reported a lost task:\n" + "\n".join(lost))
     if "server_errors" in request.fixturenames:
         return
     new = _errors.records[start:]
@@ -203,3 +217,15 @@ def router_app(connection: Any, prefix: str = "/echo", settings: Optional[Dict[s
         app.sockjs_router = router  # type: ignore[attr-defined]
         return app
     return factory
+
+
+def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+    """A task collected after its test ended is reported here: the run
+    fails."""
+    import gc
+    before = len(_errors.records)
+    gc.collect()
+    lost = _task_problems(_errors.records[before:])
+    if lost:
+        sys.stderr.write("asyncio reported a lost task after the tests:\n" + "\n".join(lost) + "\n")
+        session.exitstatus = 1

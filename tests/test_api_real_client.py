@@ -15,6 +15,8 @@ from tornado import web
 
 from sockjs.tornado import SockJSConnection, SockJSRouter
 
+pytestmark = pytest.mark.browser
+
 SCRIPT = os.path.join(ROOT, "tests", "node", "api_close_codes.js")
 TRANSPORTS = ["websocket", "xhr-streaming", "xhr-polling", "eventsource"]
 ORDERED = ["m%d" % i for i in range(20)]

@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
                                 "examples", "cluster"))
 from cluster import Cluster
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.browser, pytest.mark.cluster, pytest.mark.timeout(120)]
 
 PAGES = ["websocket", "xhr-streaming", "xhr-polling", "iframe-eventsource"]
 DONE = ("(function (s) { return s && s.seen.indexOf('go-1') >= 0 && s.seen.indexOf('go-2') >= 0"
@@ -47,6 +47,53 @@ def test_example_page_on_every_node_gets_publications_from_every_node() -> None:
             assert state["transport"] == transport, res.describe()
             assert state["node"] in ("node1", "node2"), res.describe()
             assert state["seen"].count("go-1") == 1 and state["seen"].count("go-2") == 1, res.describe()
+            assert not res.errors, res.describe()
+    finally:
+        cluster.cleanup()
+
+
+#: Every transport sockjs-client offers in Chromium to a page on the
+#: server's own origin.
+ALL_TRANSPORTS = ["websocket", "xhr-streaming", "eventsource", "iframe-eventsource", "htmlfile",
+                  "iframe-htmlfile", "xhr-polling", "iframe-xhr-polling", "jsonp-polling"]
+
+
+def test_nginx_config_from_the_docs_carries_every_transport() -> None:
+    """nginx 1.22 (Debian's) in front of two nodes, configured with
+    examples/cluster/nginx.conf, the file docs/deployment.rst shows: the
+    example page on every transport gets publications from both nodes."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "docs", "deployment.rst")) as f:
+        assert ".. literalinclude:: ../examples/cluster/nginx.conf" in f.read()
+    cluster = Cluster(nodes=2, heartbeat=2, node_args=["--retry-max", "0.5"], balancer="nginx")
+    cluster.start()
+    try:
+        with Browser() as browser:
+            results: List[Any] = []
+            urls = [(cluster.url + "/?transport=" + t, {"timeout": 90, "done": DONE,
+                                                        "progress": "window.__cluster"}) for t in ALL_TRANSPORTS]
+            runner = threading.Thread(target=lambda: results.extend(browser.run_many(urls)), daemon=True)
+            runner.start()
+            # Browser.run_many opens a few pages at a time: publish until every
+            # page has seen both messages (each page counts each message once).
+            seen_all = threading.Event()
+
+            def publish_until_done() -> None:
+                while not seen_all.wait(0.5) and runner.is_alive():
+                    cluster.publish(0, "go-1")
+                    cluster.publish(1, "go-2")
+            publisher = threading.Thread(target=publish_until_done, daemon=True)
+            publisher.start()
+            runner.join(150)
+            seen_all.set()
+            publisher.join(5)
+        assert len(results) == len(ALL_TRANSPORTS)
+        for transport, res in zip(ALL_TRANSPORTS, results):
+            assert res.ok, res.describe()
+            state = res.result
+            assert state["transport"] == transport, res.describe()
+            assert state["node"] in ("node1", "node2"), res.describe()
+            assert "go-1" in state["seen"] and "go-2" in state["seen"], res.describe()
             assert not res.errors, res.describe()
     finally:
         cluster.cleanup()

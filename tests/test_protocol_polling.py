@@ -5,7 +5,6 @@ import json
 
 import pytest
 import requests
-
 from protocol_helpers import NO_CACHE, RawHTTP, read_body, sid, wait_attached, wait_for
 
 JS = "application/javascript;charset=UTF-8"
@@ -237,12 +236,14 @@ def test_second_receiver_gets_2010_then_abort_gives_1002(test_server, transport)
         method, path = "POST", base + "xhr"
         def poll():
             return requests.post(test_server.url + path).content
-        frame = lambda f: (f + "\n").encode()
+        def frame(f):
+            return (f + "\n").encode()
     else:
         method, path = "GET", base + "jsonp?c=cb"
         def poll():
             return requests.get(test_server.url + path).content
-        frame = lambda f: ("/**/cb(%s);\r\n" % json.dumps(f)).encode()
+        def frame(f):
+            return ("/**/cb(%s);\r\n" % json.dumps(f)).encode()
     assert poll() == frame("o")
     first = _pending_poll(test_server.port, method, path)
     wait_attached(test_server, "/echo", session_id)

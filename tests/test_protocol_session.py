@@ -11,7 +11,6 @@ import time
 import pytest
 import requests
 import websocket
-
 from conftest import ROOT, router_app
 from protocol_helpers import Echo, RawHTTP, Recorder, read_body, router_of, sid, wait_for
 
@@ -218,8 +217,9 @@ class GreetThenClose(Echo):
 @pytest.fixture
 def greet_server(make_server):
     def app():
-        from sockjs.tornado import SockJSRouter
         from tornado import web
+
+        from sockjs.tornado import SockJSRouter
         a = SockJSRouter(GreetThenClose, "/greet", {"jsessionid": False})
         b = SockJSRouter(GreetThenClose, "/close", {"jsessionid": False})
         return web.Application(a.urls + b.urls)

@@ -7,8 +7,8 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 import requests
-
 from protocol_helpers import NO_CACHE, RawHTTP, read_body, sid
+
 from sockjs.tornado.static import IFRAME_TEMPLATE
 
 # -- greeting and URL space ----------------------------------------------------
@@ -106,9 +106,8 @@ def test_iframe_body_is_the_template_exactly(test_server):
 
 
 def test_iframe_uses_the_sockjs_url_setting(make_server):
-    from protocol_helpers import Echo
-
     from conftest import router_app
+    from protocol_helpers import Echo
     srv = make_server(router_app(Echo, "/echo", {"sockjs_url": "/static/sockjs.js"}))
     r = requests.get(srv.url + "/echo/iframe.html")
     assert '<script src="/static/sockjs.js"></script>' in r.text

@@ -6,7 +6,6 @@ import json
 
 import pytest
 import requests
-
 from conftest import router_app
 from protocol_helpers import NO_CACHE, Echo, RawHTTP, router_of, sid, wait_attached, wait_for
 

@@ -5,7 +5,6 @@ import json
 import pytest
 import requests
 import websocket
-
 from protocol_helpers import sid
 
 

@@ -33,6 +33,8 @@ from browser import Browser, PageResult, client_routes, page_routes
 from conftest import ServerThread, _errors
 from tornado import web
 
+pytestmark = pytest.mark.browser
+
 TRANSPORTS = [
     "websocket",
     "xhr-streaming",

@@ -17,6 +17,8 @@ import pytest
 import test_server
 from conftest import ROOT, ServerThread
 
+pytestmark = pytest.mark.browser
+
 SCRIPT = os.path.join(ROOT, "tests", "node", "sockjs_client.js")
 TRANSPORTS = ["websocket", "xhr-streaming", "xhr-polling", "eventsource"]
 

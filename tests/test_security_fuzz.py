@@ -157,7 +157,10 @@ _extra = st.lists(st.sampled_from([
     "Sec-WebSocket-Key1: 1 2", "Sec-WebSocket-Key2: 3 4", "Cookie: JSESSIONID=abc;;;=",
     "Access-Control-Request-Headers: x, y", "If-None-Match: *", "Expect: 100-continue",
     "X-Forwarded-For: 1.2.3.4", "Transfer-Encoding: gzip", "Content-Length: -1",
-    "Content-Length: 99999999999", "Content-Encoding: gzip", "Host:", "X: \x7f\x80"]), max_size=4)
+    "Content-Length: 99999999999", "Content-Encoding: gzip", "Host:", "X: \x7f\x80",
+    "Sec-Fetch-Site: cross-site", "Sec-Fetch-Site: same-origin", "Sec-Fetch-Site: none", "Sec-Fetch-Site: ?",
+    "Referer: https://ok.test/p", "Referer: https://evil.test/", "Referer: ::", "Referer: http://u@ok.test/"]),
+    max_size=4)
 
 
 @FUZZ
@@ -212,7 +215,9 @@ def test_send_payloads(server, payload, transport, form):
     assert _exchange(server.port, b"POST /f/0/%s/xhr HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
                      b"Connection: close\r\n\r\n" % sid.encode()).endswith(b"o\n")
     ctype = "application/x-www-form-urlencoded" if form and transport == "jsonp_send" else "text/plain"
-    buf = _exchange(server.port, b"POST /f/0/%s/%s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\n"
+    # As a browser page on an allowed origin sends it (a form post carries Origin).
+    buf = _exchange(server.port, b"POST /f/0/%s/%s HTTP/1.1\r\nHost: x\r\nOrigin: https://ok.test\r\n"
+                    b"Content-Type: %s\r\n"
                     b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
                     % (sid.encode(), transport.encode(), ctype.encode(), len(payload), payload))
     _check_answer(buf)

@@ -155,10 +155,22 @@ def _requests(base, tag=""):
     ]
 
 
+def _from_page(url, origin, method="GET"):
+    """The headers a browser sends for a request to ``url`` made by a page
+    on ``origin``: ``Origin`` on websockets, XHR, EventSource and every
+    POST; on a ``<script>`` or ``<iframe>`` load (jsonp, htmlfile) only
+    ``Sec-Fetch-*`` and the page's origin as ``Referer``."""
+    dest = "script" if "/jsonp?" in url else "iframe" if "/htmlfile?" in url else None
+    if dest is None or method != "GET":
+        return {"Origin": origin, "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors"}
+    return {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Dest": dest,
+            "Sec-Fetch-Mode": "no-cors" if dest == "script" else "navigate", "Referer": origin + "/"}
+
+
 @pytest.mark.parametrize("index", range(13))
 def test_refused_origin_gets_403_everywhere(strict_server, index):
     method, url, kw = _requests(strict_server.url)[index]
-    headers = dict(kw.pop("headers", {}), Origin=REFUSED)
+    headers = dict(kw.pop("headers", {}), **_from_page(url, REFUSED, method))
     r = requests.request(method, url, headers=headers, timeout=5, **kw)
     assert r.status_code == 403, (method, url, r.status_code, r.text)
     for h in CORS_HEADERS:
@@ -182,7 +194,7 @@ def test_refused_origin_websocket(strict_server, path, origin):
 def test_allowed_origin_is_served_everywhere(strict_server, origin):
     base = strict_server.url
     for method, url, kw in _requests(base, tag=str(abs(hash(origin)))):
-        headers = dict(kw.pop("headers", {}), Origin=origin)
+        headers = dict(kw.pop("headers", {}), **_from_page(url, origin, method))
         if url.endswith("_send"):
             # Needs a session: open it first with a poll.
             requests.post(url.rsplit("/", 1)[0] + "/xhr", headers={"Origin": origin}, timeout=5)
@@ -208,11 +220,122 @@ def test_allowed_origin_is_served_everywhere(strict_server, origin):
 
 
 def test_no_origin_is_served(strict_server):
-    # Not a browser page (curl, a server): nothing to check.
+    # Not a browser page (curl, a server), or a same-origin GET of an old
+    # browser: served where a browser page always names itself.
     r = requests.get(strict_server.url + "/echo/info", timeout=5)
     assert r.status_code == 200
     assert r.headers["Access-Control-Allow-Origin"] == "*"
     assert "Access-Control-Allow-Credentials" not in r.headers
+
+
+@pytest.mark.parametrize("transport", ["jsonp?c=cb", "htmlfile?c=cb"])
+@pytest.mark.parametrize("headers,status", [
+    # Script and frame loads name their page by Referer (and Sec-Fetch-Site).
+    ({"Sec-Fetch-Site": "cross-site", "Referer": REFUSED + "/page.html"}, 403),
+    ({"Sec-Fetch-Site": "cross-site", "Referer": ALLOWED + "/page.html?x#y"}, 200),
+    ({"Sec-Fetch-Site": "same-site", "Referer": "https://b.example.net/"}, 200),
+    ({"Sec-Fetch-Site": "same-site", "Referer": "https://evil.example.net.evil.org/"}, 403),
+    # A page that hides itself (referrerpolicy="no-referrer").
+    ({"Sec-Fetch-Site": "cross-site"}, 403),
+    # An old browser (no Sec-Fetch-*) still sends the Referer.
+    ({"Referer": ALLOWED + "/"}, 200),
+    ({"Referer": REFUSED + "/"}, 403),
+    ({"Referer": "not a url"}, 403),
+    # Names no page: anonymous_requests' default refuses script/frame loads.
+    ({}, 403),
+    # The service's own pages (the iframe page), and the user's own navigation.
+    ({"Sec-Fetch-Site": "same-origin"}, 200),
+    ({"Sec-Fetch-Site": "none"}, 200),
+])
+def test_script_and_frame_loads(strict_server, transport, headers, status):
+    url = strict_server.url + "/echo/000/%s/%s" % (abs(hash((transport, str(headers)))), transport)
+    before = strict_server.call(lambda: strict_server.app.sockjs_router.stats.origin_refusals)
+    r = requests.get(url, headers=headers, timeout=5, stream=True)
+    r.close()
+    assert r.status_code == status, r.text
+    refused = strict_server.call(lambda: strict_server.app.sockjs_router.stats.origin_refusals) - before
+    assert refused == (1 if status == 403 else 0)
+
+
+def test_own_origin_is_served(strict_server):
+    # The iframe page's XHRs carry the service's own origin, not on the list.
+    own = strict_server.url
+    r = requests.post(strict_server.url + "/echo/000/own1/xhr", headers={"Origin": own}, timeout=5)
+    assert r.status_code == 200 and r.text == "o\n"
+    r = requests.post(strict_server.url + "/echo/000/own1/xhr_send", data='["x"]',
+                      headers={"Origin": own}, timeout=5)
+    assert r.status_code == 204
+    ws = RawWS(strict_server.port, "/echo/000/own2/websocket", origin=own)
+    try:
+        assert ws.status == 101
+    finally:
+        ws.close()
+    # Another port of the same host is another origin.
+    other = "http://127.0.0.1:%d" % (strict_server.port + 1)
+    r = requests.post(strict_server.url + "/echo/000/own3/xhr", headers={"Origin": other}, timeout=5)
+    assert r.status_code == 403
+
+
+@pytest.mark.parametrize("setting,embedded,plain", [
+    ("allow", 200, 200), ("refuse_embedded", 403, 200), ("refuse", 403, 403)])
+def test_anonymous_requests_setting(make_server, setting, embedded, plain):
+    srv = make_server(router_app(Echo, "/echo", {"allowed_origins": [ALLOWED],
+                                                  "anonymous_requests": setting}))
+    r = requests.get(srv.url + "/echo/000/an1/jsonp?c=cb", timeout=5)
+    assert r.status_code == embedded
+    r = requests.get(srv.url + "/echo/iframe.html", timeout=5)
+    assert r.status_code == embedded
+    r = requests.post(srv.url + "/echo/000/an2/xhr", timeout=5)
+    assert r.status_code == plain
+    ws = RawWS(srv.port, "/echo/000/an3/websocket", origin=None)
+    try:
+        assert ws.status == (101 if plain == 200 else 403)
+    finally:
+        ws.close()
+
+
+def test_anonymous_requests_bad_value():
+    from sockjs.tornado import SockJSRouter
+    with pytest.raises(ValueError):
+        SockJSRouter(Echo, "/echo", {"anonymous_requests": "sometimes"})
+
+
+@pytest.mark.parametrize("setting,expected", [
+    ("*", None),
+    (lambda o: True, None),
+    (["https://App.example.com:443", "http://localhost:*", "https://*.example.net:8443", "null"],
+     "frame-ancestors 'self' https://app.example.com http://localhost:* https://*.example.net:8443"),
+])
+def test_iframe_frame_ancestors(make_server, setting, expected):
+    srv = make_server(router_app(Echo, "/echo", {"allowed_origins": setting}))
+    r = requests.get(srv.url + "/echo/iframe.html", headers={"Sec-Fetch-Site": "none"}, timeout=5)
+    assert r.status_code == 200
+    assert r.headers.get("Content-Security-Policy") == expected
+    # A 304 keeps the policy too.
+    r = requests.get(srv.url + "/echo/iframe.html", timeout=5,
+                     headers={"Sec-Fetch-Site": "none", "If-None-Match": r.headers["ETag"]})
+    assert r.status_code == 304
+    assert r.headers.get("Content-Security-Policy") == expected
+
+
+@pytest.mark.parametrize("referer,expected", [
+    ("https://a.example/x/y?z", "https://a.example"), ("http://h:8080", "http://h:8080"),
+    ("http://h:8080#frag", "http://h:8080"), ("http://user@h/", None), ("/relative", None),
+    ("", None), ("http:///x", None), ("http://h\\evil/", None)])
+def test_referer_origin(referer, expected):
+    from sockjs.tornado.origins import referer_origin
+    assert referer_origin(referer) == expected
+
+
+def test_same_origin():
+    from sockjs.tornado.origins import same_origin
+    assert same_origin("http://h:8080", "h:8080")
+    assert same_origin("https://H", "h")
+    assert same_origin("https://h", "h:443")
+    assert not same_origin("http://h:8080", "h:8081")
+    assert not same_origin("http://h", "h.evil")
+    assert not same_origin("null", "h")
+    assert not same_origin("http://h", "")
 
 
 # -- CORS answers of the default (permissive) setting --------------------------

@@ -87,3 +87,18 @@ def test_changelog_is_part_of_the_site(built: Dict[str, Any]) -> None:
     with open(os.path.join(ROOT, "CHANGELOG.rst")) as f:
         first_version = [line for line in f.read().splitlines() if line[:1].isdigit()][0]
     assert first_version.split()[0] in html
+
+
+def test_performance_page_shows_the_latest_benchmark_table(built: Dict[str, Any]) -> None:
+    sys.path.insert(0, os.path.join(ROOT, "docs", "_ext"))
+    from benchtable import read_table
+
+    caption, headers, rows = read_table(os.path.join(ROOT, "bench", "README.md"))
+    assert "sockjs-tornado (this)" in headers and len(rows) >= 10
+    with open(os.path.join(built["out"], "performance.html")) as f:
+        html = f.read()
+    table = html[html.index('class="bench-table'):]
+    table = table[:table.index("</table>")]
+    assert table.count("<tr") == len(rows) + 1
+    for cells in rows:
+        assert ">%s<" % cells[headers.index("sockjs-tornado (this)")] in table

@@ -1,5 +1,6 @@
-"""Types and lint: ``mypy --strict sockjs/`` and ``ruff check sockjs/``
-must report nothing (configuration: setup.cfg and ruff.toml)."""
+"""Types and lint: ``mypy --strict sockjs/``, ``ruff check sockjs/`` and
+``ruff check .`` must report nothing (configuration: setup.cfg and
+ruff.toml; versions pinned in constraints.txt)."""
 import os
 import subprocess
 import sys
@@ -23,7 +24,13 @@ def test_ruff_reports_nothing() -> None:
     assert r.returncode == 0, "ruff found problems:\n" + r.stdout + r.stderr
 
 
+def test_ruff_reports_nothing_on_the_whole_tree() -> None:
+    # Tests, examples, benchmarks and the docs configuration too.
+    r = run(["ruff", "check", "--no-cache", "."])
+    assert r.returncode == 0, "ruff found problems:\n" + r.stdout + r.stderr
+
+
 def test_the_package_ships_its_type_marker() -> None:
     assert os.path.exists(os.path.join(ROOT, "sockjs", "tornado", "py.typed"))
-    with open(os.path.join(ROOT, "setup.py")) as f:
-        assert '"py.typed"' in f.read()
+    with open(os.path.join(ROOT, "pyproject.toml")) as f:
+        assert '"sockjs.tornado" = ["py.typed", "client/*.js"]' in f.read()

@@ -1,5 +1,5 @@
 """Start and stop a local cluster: redis-server, N example servers and
-haproxy in front, all on 127.0.0.1, in a temporary directory.
+haproxy (or nginx) in front, all on 127.0.0.1, in a temporary directory.
 
 Used by ``run.py`` (one command for a person), by the tests
 (``tests/test_cluster.py``) and by ``bench/cluster_fanout.py``. Every
@@ -7,6 +7,7 @@ process started here is stopped by :meth:`Cluster.stop`.
 """
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -21,6 +22,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+#: The nginx site configuration the deployment docs show (they include this
+#: file); :func:`nginx_config` runs it with the cluster's ports.
+NGINX_SITE = os.path.join(HERE, "nginx.conf")
 
 #: haproxy in front of the nodes. Sticky by session: the SockJS session id
 #: is the third path segment (/<prefix>/<server>/<session>/<transport>), so
@@ -58,9 +63,35 @@ backend nodes
 
 def free_port() -> int:
     """A port free on 127.0.0.1 right now."""
+    return free_ports(1)[0]
+
+
+def free_ports(n: int) -> List[int]:
+    """``n`` different ports free on 127.0.0.1 right now. The sockets stay
+    bound until all are chosen, so the kernel cannot hand out one twice."""
+    sockets = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            sockets.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def check_port_free(port: int, what: str) -> None:
+    """Fail with a clear message when ``port`` is taken on 127.0.0.1 (a
+    balancer that cannot bind would otherwise leave whatever listens there
+    answering in its place)."""
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as e:
+            raise RuntimeError("%s cannot listen on 127.0.0.1:%d: %s (choose another port)"
+                               % (what, port, e.strerror)) from None
 
 
 def haproxy_config(port: int, node_ports: List[int], prefix: str = "/chat",
@@ -77,6 +108,26 @@ def haproxy_config(port: int, node_ports: List[int], prefix: str = "/chat",
                                    idle=max(60, int(heartbeat * 3)), check_ms=check_ms, log=log)
 
 
+def nginx_config(port: int, node_ports: List[int], workdir: str) -> str:
+    """A complete nginx configuration around :data:`NGINX_SITE`, the site
+    configuration the docs show, listening on ``port`` in front of
+    ``node_ports``. Only the ports differ from the file."""
+    with open(NGINX_SITE) as f:
+        site = f.read()
+    servers = "".join("    server 127.0.0.1:%d;\n" % p for p in node_ports)
+    site, n = re.subn(r"(?m)^    server 127\.0\.0\.1:\d+;\n(?:    server 127\.0\.0\.1:\d+;\n)*", servers, site)
+    assert n == 1, "nginx.conf: expected one block of server lines"
+    site, n = re.subn(r"listen 127\.0\.0\.1:\d+;", "listen 127.0.0.1:%d;" % port, site)
+    assert n == 1, "nginx.conf: expected one listen line"
+    temp = "\n".join("    %s_temp_path %s;" % (kind, os.path.join(workdir, kind))
+                     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    return (
+        "daemon off;\nmaster_process on;\nworker_processes 1;\npid %s;\n"
+        "error_log %s warn;\nevents { worker_connections 1024; }\n"
+        "http {\n    access_log off;\n%s\n%s\n}\n"
+    ) % (os.path.join(workdir, "nginx.pid"), os.path.join(workdir, "nginx-error.log"), temp, site)
+
+
 def _wait_port(port: int, proc: "subprocess.Popen[bytes]", what: str, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -91,21 +142,30 @@ def _wait_port(port: int, proc: "subprocess.Popen[bytes]", what: str, timeout: f
 
 
 class Cluster:
-    """redis-server, ``nodes`` example servers and haproxy.
+    """redis-server, ``nodes`` example servers and a balancer in front:
+    ``balancer="haproxy"`` (the default) or ``"nginx"``.
 
     ``node_args`` are extra command-line options for every node (see
-    ``server.py --help``). Ports are free ones unless given.
+    ``server.py --help``). Ports are free ones unless given; no two
+    processes get the same one.
     """
 
     def __init__(self, nodes: int = 2, port: Optional[int] = None, redis_port: Optional[int] = None,
                  node_ports: Optional[List[int]] = None, node_args: Optional[List[str]] = None,
                  heartbeat: float = 25, check_ms: int = 1000, workdir: Optional[str] = None,
-                 quiet: bool = True) -> None:
+                 quiet: bool = True, balancer: str = "haproxy") -> None:
+        if balancer not in ("haproxy", "nginx"):
+            raise ValueError("balancer must be 'haproxy' or 'nginx', not %r" % balancer)
+        self.balancer = balancer
         self._own_workdir = workdir is None
         self.workdir = workdir or tempfile.mkdtemp(prefix="sockjs-cluster-")
-        self.port = port or free_port()
-        self.redis_port = redis_port or free_port()
-        self.node_ports = node_ports or [free_port() for _ in range(nodes)]
+        given = [p for p in [port, redis_port] + list(node_ports or []) if p]
+        if len(set(given)) != len(given):
+            raise ValueError("two processes of the cluster were given the same port: %s" % given)
+        spare = iter(p for p in free_ports(nodes + 2 + len(given)) if p not in given)
+        self.port = port or next(spare)
+        self.redis_port = redis_port or next(spare)
+        self.node_ports = node_ports or [next(spare) for _ in range(nodes)]
         self.node_args = list(node_args or [])
         self.heartbeat = heartbeat
         self.check_ms = check_ms
@@ -116,7 +176,7 @@ class Cluster:
 
     @property
     def url(self) -> str:
-        """haproxy's address."""
+        """The balancer's address."""
         return "http://127.0.0.1:%d" % self.port
 
     @property
@@ -163,16 +223,46 @@ class Cluster:
         self.nodes[i] = None
 
     def start_haproxy(self) -> None:
-        cfg = os.path.join(self.workdir, "haproxy.cfg")
-        with open(cfg, "w") as f:
-            f.write(haproxy_config(self.port, self.node_ports, heartbeat=self.heartbeat,
-                                   check_ms=self.check_ms))
-        self.haproxy = subprocess.Popen([HAPROXY, "-db", "-f", cfg],
-                                        stdout=self._out("haproxy"), stderr=subprocess.STDOUT)
-        _wait_port(self.port, self.haproxy, "haproxy")
+        """Start the balancer (haproxy, or nginx when ``balancer="nginx"``),
+        and check that it is the one answering on :attr:`port`."""
+        check_port_free(self.port, self.balancer)
+        if self.balancer == "nginx":
+            # nginx's workers run as an unprivileged user when started by root.
+            os.chmod(self.workdir, 0o755)
+            cfg = os.path.join(self.workdir, "nginx.conf")
+            with open(cfg, "w") as f:
+                f.write(nginx_config(self.port, self.node_ports, self.workdir))
+            cmd = [NGINX, "-p", self.workdir, "-c", cfg, "-e", os.path.join(self.workdir, "nginx-error.log")]
+        else:
+            cfg = os.path.join(self.workdir, "haproxy.cfg")
+            with open(cfg, "w") as f:
+                f.write(haproxy_config(self.port, self.node_ports, heartbeat=self.heartbeat,
+                                       check_ms=self.check_ms))
+            cmd = [HAPROXY, "-db", "-f", cfg]
+        self.haproxy = subprocess.Popen(cmd, stdout=self._out(self.balancer), stderr=subprocess.STDOUT)
+        _wait_port(self.port, self.haproxy, self.balancer)
+        self._check_balancer()
+
+    def _check_balancer(self, timeout: float = 10) -> None:
+        """The SockJS service answers through the balancer, and the balancer
+        is still running (not some other program on its port)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.haproxy is None or self.haproxy.poll() is not None:
+                raise RuntimeError("%s exited (see %s)" % (self.balancer, self.workdir))
+            try:
+                with urllib.request.urlopen(self.url + "/chat/info", timeout=2) as r:
+                    if "websocket" in json.loads(r.read().decode()):
+                        return
+            except (OSError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("%s on port %d does not reach the nodes" % (self.balancer, self.port))
+            time.sleep(0.1)
 
     def start(self) -> "Cluster":
         """Everything, in dependency order; stops what started on failure."""
+        check_port_free(self.port, self.balancer)  # before anything starts
         try:
             self.start_redis()
             for i in range(len(self.node_ports)):

@@ -34,11 +34,14 @@ try:
 except ImportError:  # pragma: no cover - run from a checkout
     sys.path.insert(0, ROOT)
 
+# The examples' shared routes (sockjs-client, style, icon).
+sys.path.insert(0, os.path.dirname(HERE))
+
+import example_common  # noqa: E402
 from tornado import httpserver, web  # noqa: E402
 
 from sockjs.tornado import SockJSConnection, SockJSRouter  # noqa: E402
 
-SOCKJS_CLIENT_DIR = os.path.join(ROOT, "node_modules", "sockjs-client", "dist")
 NODE = "node"
 
 
@@ -105,9 +108,8 @@ def make_app(redis_url: Optional[str], heartbeat: float = 25, retry_max: float =
     routes: list = [
         (r"/publish", PublishHandler, {"router": router}),
         (r"/status", StatusHandler, {"router": router}),
-        (r"/static/(sockjs\.min\.js(?:\.map)?)", web.StaticFileHandler, {"path": SOCKJS_CLIENT_DIR}),
         (r"/()", web.StaticFileHandler, {"path": HERE, "default_filename": "index.html"}),
-    ]
+    ] + example_common.client_routes(require_client=False)
     app = web.Application(routes + router.urls)
     app.sockjs_router = router  # type: ignore[attr-defined]
     return app

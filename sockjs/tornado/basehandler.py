@@ -39,9 +39,13 @@ class BaseHandler(web.RequestHandler):
 
     # -- headers ----------------------------------------------------------
 
+    #: Whether pages load this endpoint as a script or a frame (no
+    #: ``Origin`` header from the browser): see ``anonymous_requests``.
+    embedded = False
+
     def origin_allowed(self) -> bool:
-        """Whether the request's Origin passes ``allowed_origins``."""
-        return self.server.origin_allowed(self.request.headers.get("Origin"))
+        """Whether the page the request comes from passes ``allowed_origins``."""
+        return self.server.check_origin(self.request.headers, self.embedded).allowed
 
     def handle_origin(self) -> None:
         """CORS headers: echo the Origin with credentials, or ``*``."""
@@ -131,12 +135,14 @@ class BaseHandler(web.RequestHandler):
             access_log.debug("%d %s %.2fms (client went away)", self.get_status(),
                              self._request_summary(), 1000.0 * self.request.request_time())
             return
-        # Tornado logs every 5xx as an ERROR; the protocol answers some
-        # client mistakes (bad callback, broken JSON) with 500.
-        if (self._client_error and self.get_status() >= 500
+        # Tornado logs 4xx as WARNING and 5xx as ERROR, one line each: a
+        # client's mistakes (and the protocol's 500s for bad callbacks or
+        # broken JSON) go to the router's rate-limited log instead.
+        status = self.get_status()
+        if ((400 <= status < 500 or (self._client_error and status >= 500))
                 and "log_function" not in self.application.settings):
-            access_log.warning("%d %s %.2fms (client error)", self.get_status(),
-                               self._request_summary(), 1000.0 * self.request.request_time())
+            self.server.client_errors.log("%d %s %.2fms (client error)", status, self._request_summary(),
+                                          1000.0 * self.request.request_time())
             return
         super()._log()
 

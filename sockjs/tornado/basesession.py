@@ -20,10 +20,12 @@ from tornado.web import HTTPError
 from sockjs.tornado.closecodes import CLOSE_GO_AWAY, CLOSE_INTERNAL_ERROR, CLOSE_QUEUE_OVERFLOW
 from sockjs.tornado.connectioninfo import CloseReason, ConnectionInfo
 from sockjs.tornado.receiver import Broadcast
+from sockjs.tornado.tasks import spawn
 from sockjs.tornado.threadsafe import ThreadsafeCalls
 
 if TYPE_CHECKING:  # pragma: no cover
     from sockjs.tornado.conn import SockJSConnection
+    from sockjs.tornado.recovery import RecoveryState
     from sockjs.tornado.router import SockJSRouter
 
 __all__ = ["BaseSession", "CONNECTING", "OPEN", "CLOSING", "CLOSED"]
@@ -52,6 +54,14 @@ class BaseSession:
     :attr:`inbox_size` lets the transport push back (a websocket pauses
     reading past ``max_inbox_messages``; a send request waits).
     """
+
+    #: Recovery state of a session whose client asked for it (see
+    #: :mod:`sockjs.tornado.recovery`); a class attribute otherwise, so
+    #: sessions without recovery carry nothing for it.
+    recovery: "Optional[RecoveryState]" = None
+    #: Whether this kind of session can recover (SockJS sessions can; the
+    #: raw websocket has no framing for it).
+    recoverable = False
 
     def __init__(self, conn: "Type[SockJSConnection]", server: "SockJSRouter") -> None:
         self.server = server
@@ -137,6 +147,16 @@ class BaseSession:
         self.stats.on_sess_opened(self.transport_name or "unknown")
         # Lifecycle lines read like an access log: event, session, key=value.
         log.debug("open %s transport=%s ip=%s", self.session_id_for_log, self.transport_name, info.ip)
+        manager = self.server.recovery
+        if manager is not None and self.recoverable and "_r" in info.arguments:
+            outcome = manager.open(self, info)
+            if outcome == "resumed":
+                self._call_hook(self.conn.on_resume())
+                return
+            if outcome != "new":
+                self._inbox = deque()
+                asyncio.ensure_future(self._run_open(self._open_after(outcome, info)))
+                return
         try:
             result = self.conn.on_open(info)
         except Exception as e:
@@ -144,13 +164,32 @@ class BaseSession:
             return
         if inspect.isawaitable(result):
             self._inbox = deque()
-            asyncio.ensure_future(self._run_open(result))
+            spawn(self.server, self._run_open(result), "on_open of %s" % type(self.conn).__name__)
         elif result is False:
             self.close(*CLOSE_GO_AWAY, initiator="application")
+
+    async def _open_after(self, restoring: Any, info: ConnectionInfo) -> Any:
+        # A client whose process died: on_open once its state is back.
+        await restoring
+        if self.state != OPEN:
+            return None
+        result = self.conn.on_open(info)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    def _call_hook(self, result: Any) -> None:
+        if inspect.isawaitable(result):
+            self._inbox = deque()
+            asyncio.ensure_future(self._run_open(result))
 
     async def _run_open(self, awaitable: Any) -> None:
         try:
             result = await awaitable
+        except asyncio.CancelledError:
+            # Shutdown gave up on it: the session is closed; finish up so
+            # that on_close still runs.
+            result = None
         except Exception as e:
             self._open_failed(e)
             result = None
@@ -195,6 +234,8 @@ class BaseSession:
         """Hand client messages to the application, in order."""
         if not messages:
             return
+        if self.recovery is not None:
+            messages = self._take_controls(messages)
         self.stats.on_pack_recv(len(messages))
         if self._inbox is not None:
             self._inbox.extend(messages)
@@ -212,7 +253,8 @@ class BaseSession:
                     return
                 if result is not None and inspect.isawaitable(result):
                     self._inbox = deque(messages[i + 1:])
-                    asyncio.ensure_future(self._run_message(result))
+                    spawn(self.server, self._run_message(result),
+                          "on_message of %s" % type(self.conn).__name__)
                     return
         finally:
             self._end_batch()
@@ -220,6 +262,8 @@ class BaseSession:
     async def _run_message(self, awaitable: Any) -> None:
         try:
             await awaitable
+        except asyncio.CancelledError:
+            pass  # shutdown gave up on it; on_close still runs
         except Exception:
             self._handler_failed("on_message")
         await self._drain_inbox()
@@ -234,6 +278,8 @@ class BaseSession:
                 result = on_message(message)
                 if result is not None and inspect.isawaitable(result):
                     await result
+            except asyncio.CancelledError:
+                break  # shutdown gave up on it; on_close still runs
             except Exception:
                 self._handler_failed("on_message")
         inbox.clear()
@@ -285,8 +331,14 @@ class BaseSession:
 
     def close(self, code: int = 3000, message: str = "Go away!", initiator: str = "application") -> None:
         """Close the session: send the close frame where a receiver is
-        attached, run ``on_close`` once. Later calls do nothing."""
+        attached, run ``on_close`` once. Later calls do nothing.
+
+        A recoverable session whose client vanished (initiator
+        ``"client"`` or ``"timeout"`` without the client saying goodbye)
+        does not close: it waits ``recovery_window`` for its client."""
         if self.state >= CLOSING:
+            return
+        if self.recovery is not None and self._recovery_close(code, initiator):
             return
         was_open = self.state == OPEN
         self.state = CLOSING
@@ -307,6 +359,45 @@ class BaseSession:
         else:
             self._call_on_close()
 
+    # -- recovery (only sessions whose client asked for it) ---------------
+
+    def _take_controls(self, messages: List[str]) -> List[str]:
+        from sockjs.tornado.recovery import CONTROL_PREFIX
+        manager = self.server.recovery
+        assert manager is not None
+        rest = []
+        for m in messages:
+            if m.startswith(CONTROL_PREFIX):
+                manager.control(self, m)
+            else:
+                rest.append(m)
+        return rest
+
+    def _recovery_close(self, code: int, initiator: str) -> bool:
+        """Whether a close became a wait for the client (True), or else
+        lets the recovery forget the session."""
+        rec = self.recovery
+        manager = self.server.recovery
+        assert rec is not None and manager is not None
+        if self.state == OPEN and initiator in ("client", "timeout") and not rec.leaving and not rec.suspended:
+            manager.suspend(self)
+            self._suspend(manager.window)
+            return True
+        reason = "expired" if rec.suspended else "closed"
+        # Shut down for a deploy: the saved state stays for another process.
+        manager.forget(self, reason, keep_saved=(initiator == "server" and code == 1001))
+        return False
+
+    def _suspend(self, window: float) -> None:
+        """Wait ``window`` seconds for the client (subclasses)."""
+        raise NotImplementedError
+
+    def state_changed(self) -> None:
+        """What recovery saves of this session changed (``conn.data``)."""
+        manager = self.server.recovery
+        if manager is not None and self.recovery is not None:
+            manager.changed(self)
+
     def _send_close(self, code: int, message: str) -> None:
         """Tell the receiver, if any, that the session closed."""
 
@@ -317,7 +408,8 @@ class BaseSession:
             log.exception("on_close of %s raised", type(self.conn).__name__)
             return
         if result is not None and inspect.isawaitable(result):
-            self._on_close_task = asyncio.ensure_future(self._run_close(result))
+            self._on_close_task = spawn(self.server, self._run_close(result),
+                                        "on_close of %s" % type(self.conn).__name__)
 
     async def _run_close(self, awaitable: Any) -> None:
         try:

@@ -44,6 +44,86 @@ class SockJSConnection:
         #: The session this connection belongs to.
         self.session = session
 
+    #: What :meth:`~sockjs.tornado.router.SockJSRouter.presence` lists for
+    #: this connection's subscriptions (any JSON value), taken when it
+    #: subscribes. Set it before subscribing.
+    #:
+    #: .. versionadded:: 2.0
+    presence_info: Any = None
+
+    #: ``None`` for a new connection; ``"resumed"`` when this very object
+    #: continues after its client reconnected (:meth:`on_resume` ran, not
+    #: :meth:`on_open` again); ``"restored"`` for a new object in another
+    #: process taking over a client whose process died (:meth:`on_open`
+    #: runs, with :attr:`data` and the channels already restored).
+    #:
+    #: .. versionadded:: 2.0
+    recovered: Optional[str] = None
+
+    #: Why the client's attempt to recover failed (``"expired"``: past the
+    #: window or unknown; ``"overflow"``: it missed more than was kept;
+    #: ``"position"``: it claimed a position the server never sent), or
+    #: ``None``. Set before :meth:`on_open` of the fresh connection.
+    #:
+    #: .. versionadded:: 2.0
+    recovery_failed: Optional[str] = None
+
+    @property
+    def data(self) -> Any:
+        """Application state that survives a reconnect: a JSON-serialisable
+        value (``None`` until set). With the Redis broker it is saved in
+        Redis on every assignment (and with each subscription change), so a
+        client whose process died finds it again in the next one: assign
+        again after changing it in place.
+
+        .. versionadded:: 2.0
+        """
+        return self.__dict__.get("_data")
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self.__dict__["_data"] = value
+        self.session.state_changed()
+
+    @property
+    def client_id(self) -> str:
+        """This client's id in presence lists: random, kept across a
+        recovered reconnect.
+
+        .. versionadded:: 2.0
+        """
+        cid = self.__dict__.get("_client_id")
+        if cid is None:
+            import uuid
+            cid = self.__dict__["_client_id"] = uuid.uuid4().hex[:16]
+        return str(cid)
+
+    def can_subscribe(self, channel: str) -> bool:
+        """Whether the client may subscribe to ``channel`` itself (and read
+        its presence and history) through the shipped browser client.
+        Default: any channel. Override to restrict.
+
+        .. versionadded:: 2.0
+        """
+        return True
+
+    def can_publish(self, channel: str, message: Any) -> bool:
+        """Whether the client may publish ``message`` to ``channel``
+        through the shipped browser client. Default: no. Override to
+        allow (the message then goes to ``router.publish`` as is).
+
+        .. versionadded:: 2.0
+        """
+        return False
+
+    def on_resume(self) -> Any:
+        """The client came back within the recovery window: this connection
+        goes on, and everything sent meanwhile is delivered first.
+        :attr:`recovered` is ``"resumed"``. May be a coroutine.
+
+        .. versionadded:: 2.0
+        """
+
     # Callbacks for the application -------------------------------------
 
     def on_open(self, request: "ConnectionInfo") -> Any:

@@ -39,6 +39,8 @@ METRICS: Tuple[Tuple[str, str, str], ...] = (
     ("sockjs_session_closes_total", "counter",
      "Sessions closed, by close code and initiator (application, client, timeout, error, server)."),
     ("sockjs_heartbeat_timeouts_total", "counter", "Sessions closed because the peer stopped answering pings."),
+    ("sockjs_origin_refusals_total", "counter",
+     "Requests refused because of the page they came from (allowed_origins): 403, no session."),
     ("sockjs_errors_total", "counter", "Application handler exceptions and sessions closed over a limit."),
     ("sockjs_broadcasts_total", "counter", "Calls to broadcast()."),
     ("sockjs_broadcast_deliveries_total", "counter", "Sessions a broadcast message was handed to."),
@@ -71,6 +73,7 @@ def _samples(router: "SockJSRouter") -> List[_Sample]:
         out.append(("sockjs_session_closes_total", (svc, ("code", str(code)), ("initiator", initiator)), n))
     out += [
         ("sockjs_heartbeat_timeouts_total", (svc,), st.heartbeat_timeouts),
+        ("sockjs_origin_refusals_total", (svc,), st.origin_refusals),
         ("sockjs_errors_total", (svc,), st.errors),
         ("sockjs_broadcasts_total", (svc,), st.broadcasts),
         ("sockjs_broadcast_deliveries_total", (svc,), st.broadcast_deliveries),

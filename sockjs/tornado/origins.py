@@ -20,9 +20,10 @@ host) matches no pattern and no exact entry but ``null``'s own.
 """
 import logging
 import re
-from typing import Any, Callable, List, NamedTuple, Optional, Set, Tuple
+from typing import Any, Callable, List, Mapping, NamedTuple, Optional, Set, Tuple
 
-__all__ = ["OriginMatcher", "parse_origin", "host_port_allowed"]
+__all__ = ["OriginMatcher", "OriginPolicy", "Verdict", "ANONYMOUS_POLICIES", "parse_origin",
+           "referer_origin", "same_origin", "host_port_allowed"]
 
 log = logging.getLogger("sockjs.tornado.origins")
 
@@ -159,6 +160,21 @@ class OriginMatcher:
                 if pattern is not None:
                     self._patterns.append(pattern)
 
+    def frame_ancestors(self) -> Optional[str]:
+        """The allowed origins as a CSP ``frame-ancestors`` value, the
+        service itself (``'self'``) first; ``None`` for ``"*"`` and
+        callables. ``null`` has no CSP spelling and is left out."""
+        if self.allow_all or self._callable is not None:
+            return None
+        sources = ["'self'"]
+        for o in sorted(self._exact):
+            sources.append("%s://%s%s" % (o.scheme, o.host, ":" + o.port if o.port else ""))
+        for p in self._patterns:
+            host = ("*" + p.host) if p.wildcard_host else p.host
+            port = ":*" if p.port is None else (":" + p.port if p.port else "")
+            sources.append("%s://%s%s" % (p.scheme, host, port))
+        return "frame-ancestors " + " ".join(sources)
+
     def __call__(self, origin: str) -> bool:
         """Whether ``origin`` (a header value) is allowed."""
         if self.allow_all:
@@ -186,3 +202,127 @@ def host_port_allowed(origin: str, allowed: Set[str]) -> bool:
     if not sep or not rest or any(c in rest for c in "/@?#\\ "):
         return False
     return rest in allowed
+
+
+# -- deciding a request, as browsers really send them ------------------------
+
+#: Values of the ``anonymous_requests`` setting: what to do with a request
+#: that names no page at all (no ``Origin``, no ``Sec-Fetch-Site``, no
+#: ``Referer``).
+ANONYMOUS_POLICIES = ("allow", "refuse", "refuse_embedded")
+
+
+class Verdict(NamedTuple):
+    """Whether a request may be served, and why (for logs and tests)."""
+
+    allowed: bool
+    reason: str
+
+
+def referer_origin(referer: str) -> Optional[str]:
+    """The ``scheme://host[:port]`` that a ``Referer`` URL starts with, or
+    ``None`` when it is not an absolute URL with a host."""
+    scheme, sep, rest = referer.strip().partition("://")
+    if not sep:
+        return None
+    end = len(rest)
+    for c in "/?#":
+        i = rest.find(c)
+        if 0 <= i < end:
+            end = i
+    netloc = rest[:end]
+    if not netloc or "@" in netloc or "\\" in netloc:
+        return None
+    candidate = scheme + "://" + netloc
+    return candidate if parse_origin(candidate) is not None else None
+
+
+def same_origin(origin: str, host: str) -> bool:
+    """Whether ``origin`` names the service itself: its host and port are
+    the request's ``Host`` (a browser cannot send another site's ``Host``).
+    The scheme's default port counts as no port on both sides."""
+    parsed = parse_origin(origin)
+    if parsed is None or not host:
+        return False
+    target = parse_origin(parsed.scheme + "://" + host.strip())
+    return target is not None and (target.host, target.port) == (parsed.host, parsed.port)
+
+
+class OriginPolicy:
+    """Decides whether a request comes from a page ``allowed_origins``
+    lets in, from the headers browsers actually send:
+
+    * ``Origin``, on every websocket handshake, cross-origin XHR and
+      EventSource, and every POST (form posts included);
+    * ``Sec-Fetch-Site`` (current Chromium, Firefox, Safari), on every
+      request: ``same-origin``, ``same-site``, ``cross-site`` or ``none``
+      (the user typed the address);
+    * ``Referer``'s origin, which browsers send by default on ``<script>``
+      and ``<iframe>`` loads (the jsonp and htmlfile transports), where
+      there is no ``Origin``.
+
+    The service's own origin is always served (the ``iframe.html`` page's
+    requests carry it). ``anonymous`` (one of :data:`ANONYMOUS_POLICIES`)
+    decides requests that carry none of the three: ``"allow"``,
+    ``"refuse"``, or ``"refuse_embedded"``, refused only where a page
+    embeds the request as a script or frame (``embedded=True``: jsonp,
+    htmlfile, jsonp_send, iframe.html), since a browser always sends
+    ``Origin`` on a cross-origin XHR, EventSource or websocket.
+
+    :raises ValueError: a bad ``allowed_origins`` entry or policy name.
+    """
+
+    def __init__(self, allowed_origins: Any, anonymous: str = "refuse_embedded") -> None:
+        if anonymous not in ANONYMOUS_POLICIES:
+            raise ValueError("anonymous_requests must be one of %s, not %r"
+                             % (", ".join(ANONYMOUS_POLICIES), anonymous))
+        self.matcher = OriginMatcher(allowed_origins)
+        self.anonymous = anonymous
+
+    @property
+    def allow_all(self) -> bool:
+        """Whether every request is served (``allowed_origins="*"``)."""
+        return bool(self.matcher.allow_all)
+
+    def _named(self, origin: str, host: str, what: str) -> Verdict:
+        if same_origin(origin, host):
+            return Verdict(True, "same origin")
+        if self.matcher(origin):
+            return Verdict(True, "allowed " + what)
+        return Verdict(False, what + " not allowed")
+
+    def check(self, headers: Mapping[str, str], embedded: bool = False) -> Verdict:
+        """The verdict on a request with these ``headers`` (any mapping
+        with case-insensitive ``get``, such as Tornado's ``HTTPHeaders``).
+        ``embedded``: the endpoint is one a page loads as a script or a
+        frame (no ``Origin`` from the browser)."""
+        if self.matcher.allow_all:
+            return Verdict(True, "every origin allowed")
+        site = (headers.get("Sec-Fetch-Site") or "").strip().lower()
+        if site == "same-origin":
+            return Verdict(True, "same origin")
+        host = headers.get("Host") or ""
+        origin = headers.get("Origin")
+        if origin:
+            return self._named(origin, host, "origin")
+        if site == "none":
+            return Verdict(True, "user navigation")
+        referer = headers.get("Referer")
+        if referer:
+            from_page = referer_origin(referer)
+            if from_page is None:
+                return Verdict(False, "unreadable referer")
+            return self._named(from_page, host, "referer origin")
+        if site:
+            # A browser says "from another page" and hides which one.
+            return Verdict(False, "cross-site request naming no origin")
+        if self.anonymous == "allow" or (self.anonymous == "refuse_embedded" and not embedded):
+            return Verdict(True, "no origin information")
+        return Verdict(False, "no origin information")
+
+    def frame_ancestors(self) -> Optional[str]:
+        """A ``Content-Security-Policy`` value that lets only the service
+        itself and the allowed origins frame a page, or ``None`` when
+        ``allowed_origins`` cannot be written as one (``"*"`` or a
+        callable: then :meth:`check` on the page's request is the guard)."""
+        return self.matcher.frame_ancestors()

@@ -19,7 +19,7 @@ __all__ = [
     "CONNECT", "DISCONNECT", "MESSAGE", "HEARTBEAT",
     "json_encode", "json_decode", "encode_message", "message_frame",
     "close_frame", "disconnect", "decode_messages", "decode_ws_message",
-    "PayloadError", "message_text", "message_json",
+    "PayloadError", "message_text", "message_json", "utf8_len",
 ]
 
 #: Frame that opens every session.
@@ -55,6 +55,13 @@ def encode_message(message: str) -> str:
         # point of the extra set.
         return encode_basestring_ascii(message)  # type: ignore[no-any-return,unused-ignore]
     return _ESCAPE_RE.sub(_escape, encode_basestring(message))
+
+
+def utf8_len(text: str) -> int:
+    """The length of ``text`` in UTF-8 bytes, what it takes on the wire
+    (limits and byte counters are in bytes). ASCII text, the common case,
+    costs no encoding: ``str.isascii`` reads a flag."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 def json_encode(data: Any) -> str:

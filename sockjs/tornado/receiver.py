@@ -52,10 +52,12 @@ class Broadcast:
     transports keep what they derive from it once (e.g. a websocket frame
     carrying ``a["msg"]``)."""
 
-    __slots__ = ("message", "encoded", "frame", "cache")
+    __slots__ = ("message", "encoded", "encoded_size", "frame", "cache")
 
     def __init__(self, message: Any) -> None:
         self.message = proto.message_text(message)
         self.encoded = proto.message_json(message)
+        #: ``encoded`` in UTF-8 bytes.
+        self.encoded_size = proto.utf8_len(self.encoded)
         self.frame = "a[" + self.encoded + "]"
         self.cache: Dict[str, Any] = {}

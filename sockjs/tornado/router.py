@@ -13,14 +13,20 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Type
 from sockjs.tornado import chunkingtest, sessioncontainer, static, stats, transports
 from sockjs.tornado import session as sessionmod
 from sockjs.tornado.channels import Channels
+from sockjs.tornado.clientlog import ClientErrorLog
+from sockjs.tornado.clientscript import CLIENT_DIR, ClientScriptHandler
 from sockjs.tornado.conn import SockJSConnection
-from sockjs.tornado.origins import host_port_allowed
+from sockjs.tornado.history import HistoryPage
+from sockjs.tornado.origins import Verdict, host_port_allowed
+from sockjs.tornado.recovery import Recovery
 from sockjs.tornado.session import Broadcast
-from sockjs.tornado.settings import DEFAULT_SETTINGS, origin_matcher, validate_settings
+from sockjs.tornado.settings import DEFAULT_SETTINGS, origin_policy, validate_settings
+from sockjs.tornado.tasks import TaskGroup
 
 __all__ = ["SockJSRouter", "DEFAULT_SETTINGS"]
 
 log = logging.getLogger("sockjs.tornado")
+log_origins = logging.getLogger("sockjs.tornado.origins")
 
 # (url suffix, handler) for the session transports.
 TRANSPORTS: Dict[str, Type[Any]] = {
@@ -85,10 +91,18 @@ class SockJSRouter:
                                    self.settings["heartbeat_delay"],
                                    self.settings["disconnect_delay"]) or 1
         self._shutting_down = False
+        #: The tasks sessions start (async handlers), kept until done.
+        self.tasks = TaskGroup()
+        #: Where the handlers log clients' mistakes (rate-limited).
+        self.client_errors = ClientErrorLog(self.settings["client_error_log_level"],
+                                            self.settings["client_error_log_rate"])
         self._iframe_cache: Optional[Tuple[bytes, str]] = None
         # Built on first use; a session's close looks it up to unsubscribe.
         self._channels: Optional[Channels] = None
-        self._allow_all_origins, self._origin_matches = origin_matcher(self.settings["allowed_origins"])
+        self._recovery: Optional[Recovery] = None
+        if self.settings["recovery"]:
+            self._recovery = Recovery(self)
+        self.origin_policy = origin_policy(self.settings)
         ws_origins = self.settings["websocket_allow_origin"]
         self._ws_allow_all = ws_origins == "*"
         self._ws_origins = set() if self._ws_allow_all else {o.lower() for o in ws_origins}
@@ -110,22 +124,38 @@ class SockJSRouter:
 
     # -- origins ----------------------------------------------------------
 
+    def check_origin(self, headers: Mapping[str, str], embedded: bool = False) -> Verdict:
+        """Whether a request with these headers may be served
+        (``allowed_origins``, ``anonymous_requests``; see
+        :class:`~sockjs.tornado.origins.OriginPolicy`). A refusal is
+        counted (``stats.origin_refusals``) and logged at DEBUG."""
+        verdict = self.origin_policy.check(headers, embedded)
+        if not verdict.allowed:
+            self.stats.on_origin_refused()
+            log_origins.debug("refused: %s (Origin %r, Sec-Fetch-Site %r, Referer %r)", verdict.reason,
+                              headers.get("Origin"), headers.get("Sec-Fetch-Site"), headers.get("Referer"))
+        return verdict
+
     def origin_allowed(self, origin: Optional[str]) -> bool:
-        """Whether a request with this ``Origin`` header may be served
-        (``allowed_origins``). Requests without Origin are not from a
-        browser page and are always served."""
-        if self._allow_all_origins or not origin:
-            return True
-        return self._origin_matches(origin)
+        """Whether a request carrying only this ``Origin`` header (or
+        none) may be served; not counted."""
+        return self.origin_policy.check({"Origin": origin} if origin else {}).allowed
 
     def websocket_origin_allowed(self, origin: Optional[str], host: str) -> bool:
-        """``allowed_origins``, then the 1.x ``websocket_allow_origin``
-        (exact ``host[:port]`` match, never a substring)."""
-        if not self.origin_allowed(origin):
+        """``allowed_origins`` (the service's own origin always passes),
+        then the 1.x ``websocket_allow_origin`` (exact ``host[:port]``
+        match, never a substring). Refusals are counted."""
+        headers = {"Host": host}
+        if origin:
+            headers["Origin"] = origin
+        if not self.check_origin(headers).allowed:
             return False
         if self._ws_allow_all or not origin:
             return True
-        return host_port_allowed(origin, self._ws_origins)
+        if host_port_allowed(origin, self._ws_origins):
+            return True
+        self.stats.on_origin_refused()
+        return False
 
     # -- URLs -------------------------------------------------------------
 
@@ -145,6 +175,8 @@ class SockJSRouter:
             urls.append((p + "/websocket$", transports.RawWebSocketTransport, kw))
         urls.append((p + "/info$", static.InfoHandler, kw))
         urls.append((p + "/chunking_test$", chunkingtest.ChunkingTestHandler, kw))
+        # The shipped browser client (recovery, channels, presence).
+        urls.append((p + r"/(sockjs-tornado\.js)$", ClientScriptHandler, {"path": CLIENT_DIR}))
         urls.append((p + r"/iframe(?:-[^/]*)?\.html$", static.IFrameHandler, kw))
         urls.append((p + "/?$", static.GreetingsHandler, kw))
         return urls
@@ -208,12 +240,19 @@ class SockJSRouter:
         try:
             now = time.monotonic()
             self._sessions.expire(now)
+            if self._recovery is not None:
+                self._recovery.refresh(now)
             self.stats.roll(now)
         except Exception:
             log.exception("session sweep failed")
         if len(self._sessions) and not self._shutting_down:
             assert self._sweep_loop is not None
             self._sweeper = self._sweep_loop.call_later(self._sweep_interval, self._sweep)
+
+    @property
+    def recovery(self) -> Optional[Recovery]:
+        """Connection state recovery (``recovery`` setting), or ``None``."""
+        return self._recovery
 
     # -- broadcast --------------------------------------------------------
 
@@ -260,6 +299,32 @@ class SockJSRouter:
             raise ValueError("a channel name must be a non-empty str, not %r" % (channel,))
         self.channels.publish(channel, _publishable(message))
 
+    async def history(self, channel: str, since: "Optional[Tuple[str, int]]" = None,
+                      limit: Optional[int] = None) -> HistoryPage:
+        """The publications kept for ``channel`` (``history_size`` setting),
+        oldest first: all of them, or the first ``limit`` after ``since``
+        (an ``(epoch, offset)`` pair from an earlier page or publication),
+        or without ``since`` the latest ``limit``. The page's ``epoch`` and
+        ``offset`` are the channel's current position; ``complete`` is
+        False when publications after ``since`` were lost. Shared by every
+        process with the Redis broker.
+
+        :raises RuntimeError: history is off.
+
+        .. versionadded:: 2.0
+        """
+        return await self.channels.read_history(channel, since, limit)
+
+    async def presence(self, channel: str) -> Dict[str, Any]:
+        """Who is subscribed to ``channel`` in every process (``presence``
+        setting): ``{client_id: presence_info}``.
+
+        :raises RuntimeError: presence is off.
+
+        .. versionadded:: 2.0
+        """
+        return await self.channels.members(channel)
+
     def publish_all(self, message: Any) -> None:
         """:meth:`broadcast` to every open session of this service, in every
         process, subscribed or not."""
@@ -278,7 +343,9 @@ class SockJSRouter:
         every session is closed with ``code`` and ``reason`` (its client
         gets the close frame: websockets, streams and pending polls end),
         ``on_close`` runs with initiator ``"server"``, and async
-        ``on_close`` handlers get what is left of ``timeout``.
+        ``on_close`` handlers get what is left of ``timeout``. Handlers
+        still running at the deadline are cancelled (a WARNING names
+        them), and ``on_close`` still runs for their sessions.
         Calling it again does nothing more.
         """
         self._shutting_down = True
@@ -299,6 +366,8 @@ class SockJSRouter:
         # A handler still running delays its on_close until it returns.
         await settle([s.wait_idle() for s in sessions if s.busy])
         await settle([t for t in (s.on_close_task for s in sessions) if t is not None])
+        # Anything else the sessions started; past the deadline, cancelled.
+        await self.tasks.wait(max(0.0, deadline - time.monotonic()))
         for s in list(self._sessions):
             self._sessions.discard(s)
         if self._channels is not None:

@@ -62,6 +62,8 @@ _ANOTHER_CONNECTION_FRAME = proto.close_frame(*CLOSE_ANOTHER_CONNECTION)
 class Session(BaseSession, SessionMixin):
     """A SockJS session, reachable by id across receivers."""
 
+    recoverable = True
+
     def __init__(self, conn: "Type[SockJSConnection]", server: "SockJSRouter",
                  session_id: Optional[str] = None, expiry: Optional[float] = None) -> None:
         SessionMixin.__init__(self, session_id, expiry)
@@ -117,6 +119,10 @@ class Session(BaseSession, SessionMixin):
             return False
         self.handler = handler
         self.expiry_date = None
+        if self.recovery is not None and self.recovery.suspended:
+            # The client's transport came back to this very session.
+            self.recovery.suspended = False
+            self.bound_to_receiver = handler.transport_name == "websocket"
         if self.state == CONNECTING:
             self.transport_name = handler.transport_name
             self._write(proto.CONNECT)
@@ -158,13 +164,16 @@ class Session(BaseSession, SessionMixin):
         once closed; ``binary`` is ignored."""
         self.send_jsonified(proto.message_json(message), stats)
 
-    def send_jsonified(self, msg: str, stats: bool = True) -> None:
+    def send_jsonified(self, msg: str, stats: bool = True, record: bool = True) -> None:
         """Queue a message already JSON-encoded with
-        :func:`proto.encode_message` (1.x API)."""
+        :func:`proto.encode_message` (1.x API). ``record=False`` keeps it
+        out of what recovery replays (control messages)."""
         if self.state >= CLOSING:
             return
+        if self.recovery is not None and record and not self._record(msg):
+            return
         self._queue.append(msg)
-        self._queued_bytes += len(msg)
+        self._queued_bytes += proto.utf8_len(msg)
         if stats:
             self.stats.on_pack_sent(1)
         self._after_queue()
@@ -174,14 +183,59 @@ class Session(BaseSession, SessionMixin):
         as the frame the broadcast built once."""
         if self.state >= CLOSING:
             return
+        if self.recovery is not None and not self._record(message.encoded):
+            return
         handler = self.handler
         if (handler is not None and not self._queue and not self._batching
                 and self._immediate_flush and handler.ready):
             self._write(message.frame, message)
             return
         self._queue.append(message.encoded)
-        self._queued_bytes += len(message.encoded)
+        self._queued_bytes += message.encoded_size
         self._after_queue()
+
+    def send_control(self, body: Any) -> None:
+        """Send a recovery control object (not counted, not replayed)."""
+        self.send_jsonified(proto.json_encode(body), stats=False, record=False)
+
+    def _record(self, encoded: str) -> bool:
+        # Whether the message goes out now (False: held back while the
+        # session is restored, or the session gave up on an away client).
+        rec = self.recovery
+        assert rec is not None
+        if rec.holding is not None:
+            rec.holding.append(encoded)
+            return False
+        if rec.record(encoded, self.server.settings["recovery_buffer"], self._max_queue):
+            return True
+        manager = self.server.recovery
+        assert manager is not None
+        manager.overflowed(self)
+        return False
+
+    def _suspend(self, window: float) -> None:
+        self.bound_to_receiver = False
+        self.expiry_date = time.monotonic() + window
+        self.server.track(self)
+
+    def adopt(self, old: "Session") -> None:
+        """Continue ``old`` (same connection object, recovery state and
+        channels) in this session, which just opened; ``old`` ends without
+        ``on_close`` (its connection lives on here)."""
+        conn = self.conn = old.conn
+        conn.session = self
+        self.recovery, old.recovery = old.recovery, None
+        channels = self.server._channels
+        if channels is not None:
+            channels.replace(old, self)
+        handler = old.handler
+        old.handler = None
+        old.state = CLOSED
+        old.close_reason = CloseReason(CLOSE_INTERRUPTED[0], CLOSE_INTERRUPTED[1], "client")
+        self.server.sessions.discard(old)
+        self.stats.on_sess_closed(old.transport_name or "unknown")
+        if handler is not None:
+            handler.send_final(_ANOTHER_CONNECTION_FRAME)
 
     def _after_queue(self) -> None:
         if self._queued_bytes > self._max_queue:

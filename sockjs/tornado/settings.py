@@ -4,7 +4,10 @@ the key; an unknown key is kept, with a warning naming the nearest known
 key)."""
 import difflib
 import logging
-from typing import Any, Callable, Dict, Mapping, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sockjs.tornado.origins import OriginPolicy
 
 __all__ = ["DEFAULT_SETTINGS", "DEFAULT_SOCKJS_URL", "TRANSPORT_NAMES", "validate_settings"]
 
@@ -56,6 +59,16 @@ DEFAULT_SETTINGS: Dict[str, Any] = {
     # Allowed Origins: "*", or a list of exact origins and patterns such as
     # "https://*.example.com", or a callable(origin) -> bool.
     "allowed_origins": "*",
+    # Requests that name no page at all (no Origin, Sec-Fetch-Site or
+    # Referer: non-browser clients, very old browsers), when
+    # allowed_origins is not "*": "allow", "refuse", or "refuse_embedded"
+    # (refused on jsonp, htmlfile, jsonp_send and iframe.html, which a page
+    # loads as a script or frame; served elsewhere).
+    "anonymous_requests": "refuse_embedded",
+    # Level at which clients' mistakes (403, 404, 405, 413, the protocol's
+    # 500s) go to the access log, and how many such lines a minute at most.
+    "client_error_log_level": "INFO",
+    "client_error_log_rate": 60,
     # -- scale-out (sockjs.tornado.channels, sockjs.tornado.broker) -------
     # None (one process), a "redis://host:port/db" URL, or a Broker.
     "broker": None,
@@ -68,6 +81,25 @@ DEFAULT_SETTINGS: Dict[str, Any] = {
     "broker_buffer_size": 10000,
     # Longest pause, in seconds, between reconnection attempts.
     "broker_retry_max": 2.0,
+    # -- history, presence, recovery (sockjs.tornado.history, .presence,
+    # .recovery) ---------------------------------------------------------
+    # Publications kept per channel for router.history() and recovery;
+    # 0 keeps none. In Redis with a Redis broker, else in memory.
+    "history_size": 0,
+    # Seconds a kept publication (and a silent channel's epoch) lives.
+    "history_ttl": 300,
+    # List every subscription for router.presence().
+    "presence": False,
+    # Seconds within which a dead process's presence entries disappear.
+    "presence_ttl": 15,
+    # Connection state recovery for clients that ask for it (the shipped
+    # browser client).
+    "recovery": False,
+    # Seconds a disconnected recoverable session waits for its client.
+    "recovery_window": 120,
+    # Messages kept per recoverable session for replay; a client that
+    # missed more starts afresh.
+    "recovery_buffer": 1000,
 }
 
 
@@ -83,6 +115,13 @@ def _positive_int(key: str, value: Any) -> None:
         raise TypeError("setting %r must be an int, not %r" % (key, value))
     if value <= 0:
         raise ValueError("setting %r must be positive, not %r" % (key, value))
+
+
+def _count(key: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("setting %r must be an int, not %r" % (key, value))
+    if value < 0:
+        raise ValueError("setting %r must not be negative, not %r" % (key, value))
 
 
 def _bool(key: str, value: Any) -> None:
@@ -112,6 +151,22 @@ def _origins(key: str, value: Any) -> None:
     for item in value:
         if not isinstance(item, str):
             raise TypeError("setting %r: %r is not a string" % (key, item))
+
+
+def _anonymous(key: str, value: Any) -> None:
+    from sockjs.tornado.origins import ANONYMOUS_POLICIES
+    if value not in ANONYMOUS_POLICIES:
+        raise ValueError("setting %r must be one of %s, not %r" % (key, ", ".join(ANONYMOUS_POLICIES), value))
+
+
+def _log_level(key: str, value: Any) -> None:
+    from sockjs.tornado.clientlog import parse_level
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise TypeError("setting %r must be a logging level name or number, not %r" % (key, value))
+    try:
+        parse_level(value)
+    except ValueError as e:
+        raise ValueError("setting %r: %s" % (key, e)) from None
 
 
 def _optional_number(key: str, value: Any) -> None:
@@ -162,10 +217,20 @@ _CHECKS: Dict[str, Callable[[str, Any], None]] = {
     "max_inbox_messages": _positive_int,
     "ping_timeout": _optional_number,
     "allowed_origins": _origins,
+    "anonymous_requests": _anonymous,
+    "client_error_log_level": _log_level,
+    "client_error_log_rate": _positive_int,
     "broker": _broker,
     "broker_namespace": _optional_str,
     "broker_buffer_size": _positive_int,
     "broker_retry_max": _positive_number,
+    "history_size": _count,
+    "history_ttl": _positive_number,
+    "presence": _bool,
+    "presence_ttl": _positive_number,
+    "recovery": _bool,
+    "recovery_window": _positive_number,
+    "recovery_buffer": _positive_int,
 }
 assert set(_CHECKS) == set(DEFAULT_SETTINGS)
 
@@ -201,12 +266,11 @@ def _warn_unknown(key: Any) -> None:
                 "(nearest known setting: %r)", key, nearest[0] if nearest else None)
 
 
-def origin_matcher(setting: Any) -> Tuple[bool, Callable[[str], bool]]:
-    """``(allow_all, matches)`` for an ``allowed_origins`` value (see
-    :mod:`sockjs.tornado.origins` for what entries mean).
+def origin_policy(settings: Mapping[str, Any]) -> "OriginPolicy":
+    """The :class:`~sockjs.tornado.origins.OriginPolicy` of validated
+    ``settings`` (``allowed_origins`` and ``anonymous_requests``).
 
     :raises ValueError: an entry is neither an origin nor a pattern.
     """
-    from sockjs.tornado.origins import OriginMatcher
-    matcher = OriginMatcher(setting)
-    return matcher.allow_all, matcher
+    from sockjs.tornado.origins import OriginPolicy
+    return OriginPolicy(settings["allowed_origins"], settings["anonymous_requests"])

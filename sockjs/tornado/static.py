@@ -68,7 +68,12 @@ class InfoHandler(BaseHandler):
 
 class IFrameHandler(BaseHandler):
     """``P/iframe.html`` and ``P/iframe-<version>.html``: the page that
-    bootstraps the iframe-based transports; cacheable, with an ETag."""
+    bootstraps the iframe-based transports; cacheable, with an ETag.
+    Only the service itself and the allowed origins may frame it
+    (``Content-Security-Policy: frame-ancestors``, and 403 for a page
+    the origin check refuses)."""
+
+    embedded = True
 
     def initialize(self, server: Any) -> None:
         super().initialize(server)
@@ -83,6 +88,11 @@ class IFrameHandler(BaseHandler):
         return None  # ours is set explicitly, and stays stable
 
     def get(self, *args: Any) -> None:
+        if not self.origin_allowed():
+            return self.send_error_text(403, "Origin not allowed")
+        frame_ancestors = self.server.origin_policy.frame_ancestors()
+        if frame_ancestors is not None:
+            self._headers["Content-Security-Policy"] = frame_ancestors
         inm = self.request.headers.get("If-None-Match")
         self._headers["ETag"] = self._etag
         if inm and self._etag in inm:

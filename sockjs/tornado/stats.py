@@ -64,6 +64,8 @@ class StatsCollector:
         self.bytes_sent = 0
         self.bytes_recv = 0
         self.errors = 0
+        #: Requests refused by ``allowed_origins`` (403, no session).
+        self.origin_refusals = 0
         self.heartbeat_timeouts = 0
         self.broadcasts = 0
         self.broadcast_deliveries = 0
@@ -113,6 +115,10 @@ class StatsCollector:
     def on_bytes_recv(self, num: int) -> None:
         """``num`` bytes of client payload were read."""
         self.bytes_recv += num
+
+    def on_origin_refused(self) -> None:
+        """A request was refused for its origin."""
+        self.origin_refusals += 1
 
     def on_close_code(self, code: int, initiator: str) -> None:
         """A session closed with ``code``, ended by ``initiator``."""

@@ -1,3 +1,3 @@
-"""Version of the package; ``setup.py`` reads it from here."""
+"""Version of the package; ``pyproject.toml`` reads it from here."""
 
 __version__ = "2.0.0.dev0"

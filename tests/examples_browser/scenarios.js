@@ -7,7 +7,9 @@
  *
  * Scenarios: echo, chat, multiplex, stats. Prints one JSON line:
  * {"ok": true, ...facts} or {"ok": false, "error": "...", "errors": [...]},
- * and exits 0 / 1. A page error (uncaught exception) fails the scenario.
+ * and exits 0 / 1. A page error (uncaught exception) or an error on the
+ * console (an invalid pattern attribute, a failed resource load such as a
+ * missing favicon) fails the scenario.
  * Exits 2 when Chromium or playwright-core is missing: a failure, never a skip.
  */
 'use strict';
@@ -23,6 +25,9 @@ async function newPage(browser, url, pageErrors) {
   const context = await browser.newContext();
   const page = await context.newPage();
   page.on('pageerror', (e) => pageErrors.push(String(e)));
+  page.on('console', (m) => {
+    if (m.type() === 'error') pageErrors.push('console: ' + m.text() + ' ' + JSON.stringify(m.location()));
+  });
   await page.goto(url, { timeout: T });
   return page;
 }
@@ -74,11 +79,26 @@ const scenarios = {
     await ann.click('#say-button');
     await bob.waitForFunction(() => window.chatLog.includes('ann: kitchen only'), null, { timeout: T });
     const carlLog = await carl.evaluate(() => window.chatLog.slice());
+    // The room field's pattern is a valid expression under the 'v' flag
+    // that current browsers compile it with, and the browser checks it.
+    const roomCheck = await carl.evaluate(() => {
+      const room = document.getElementById('room');
+      let compiles = true;
+      try { new RegExp('^(?:' + room.pattern + ')$', 'v'); } catch (e) { compiles = false; }
+      const before = room.value;
+      room.value = 'no spaces!';
+      const badValid = room.checkValidity();
+      room.value = 'my-room_2';
+      const goodValid = room.checkValidity();
+      room.value = before;
+      return { compiles, badValid, goodValid };
+    });
     // Bob leaves: Ann sees it.
     await bob.context().close();
     await ann.waitForFunction(() => window.chatLog.includes('bob left'), null, { timeout: T });
     return {
       annLog: await ann.evaluate(() => window.chatLog.slice()),
+      roomCheck,
       bobSawAnn: true, members, carlLog,
     };
   },
@@ -92,7 +112,17 @@ const scenarios = {
     await page.fill('#input-ann', 'quick');
     await page.press('#input-ann', 'Enter');
     await page.waitForFunction(() => window.muxLog.bob.includes('Bob, reversed: wols'), null, { timeout: T });
-    return await page.evaluate(() => window.muxLog);
+    const log = await page.evaluate(() => window.muxLog);
+    // Which forms take input: the closed channel's does not.
+    const enabled = await page.evaluate(() => {
+      const out = {};
+      for (const n of ['ann', 'bob', 'carl']) {
+        const form = document.getElementById('form-' + n);
+        out[n] = !form.querySelector('input').disabled && !form.querySelector('button').disabled;
+      }
+      return out;
+    });
+    return Object.assign({}, log, { enabled });
   },
 
   async stats(browser, base, errors) {
@@ -119,7 +149,26 @@ const scenarios = {
       return s.sessions_active === 0;
     }, null, { timeout: T });
     const samples = await page.evaluate(() => window.statsSamples.map((p) => p.stats));
-    return { painted, samples, rows: await page.$$eval('#table tr', (r) => r.length) };
+    // Idle again: every line lies at 0, on top of each other. Each series'
+    // colour must still show on the chart, and every figure reads plainly.
+    const colours = await page.evaluate(() => {
+      const c = document.getElementById('chart');
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      const want = { sessions_active: [0xcc, 0x33, 0x33], connections_active: [0x33, 0x66, 0xcc],
+        packets_sent_ps: [0x33, 0x99, 0x33], packets_recv_ps: [0xcc, 0x99, 0x00], connections_ps: [0x99, 0x33, 0x99] };
+      const seen = {};
+      for (const k of Object.keys(want)) seen[k] = 0;
+      for (let i = 0; i < d.length; i += 4) {
+        if (d[i + 3] < 250) continue;
+        for (const k of Object.keys(want)) {
+          const [r, g, b] = want[k];
+          if (Math.abs(d[i] - r) < 8 && Math.abs(d[i + 1] - g) < 8 && Math.abs(d[i + 2] - b) < 8) seen[k]++;
+        }
+      }
+      return seen;
+    });
+    const figures = await page.$$eval('#table td:nth-child(2), .legend b', (cells) => cells.map((c) => c.textContent));
+    return { painted, samples, colours, figures, rows: await page.$$eval('#table tr', (r) => r.length) };
   },
 };
 

@@ -7,7 +7,9 @@
  *
  * Input (stdin, one JSON object):
  *   {"server": "http://127.0.0.1:PORT", "transports": ["websocket", ...],
- *    "messages": ["..."], "step_timeout_ms": 15000}
+ *    "messages": ["..."], "step_timeout_ms": 15000, "origin": "http://page.test"}
+ *   "origin" (optional) is sent as the Origin header of every request,
+ *   as a page on that origin would.
  * Output (stdout, one JSON object):
  *   {"version": "1.6.1", "results": {"<transport>": {"echo": RECORD, "close": RECORD}}}
  * where RECORD = {opened, transport, received: [...], close: {code, reason, wasClean},
@@ -27,6 +29,21 @@ try {
   process.exit(2);
 }
 
+let transportOptions = {};
+
+function claimOrigin(origin) {
+  // The client has no option for it: add the header to every HTTP request
+  // Node makes, and hand it to the websocket driver.
+  for (const mod of [require('http'), require('https')]) {
+    const request = mod.request;
+    mod.request = function (options, callback) {
+      options.headers = Object.assign({}, options.headers, { Origin: origin });
+      return request.call(mod, options, callback);
+    };
+  }
+  transportOptions = { websocket: { headers: { Origin: origin } } };
+}
+
 function session(url, transport, stepTimeout, onopen, onmessage) {
   const record = { opened: false, transport: null, received: [], close: null };
   return new Promise((resolve) => {
@@ -38,7 +55,7 @@ function session(url, transport, stepTimeout, onopen, onmessage) {
     }, stepTimeout);
     try {
       // The client's own connect timeout is generous for a busy CI host.
-      sock = new SockJS(url, null, { transports: [transport], timeout: 5000 });
+      sock = new SockJS(url, null, { transports: [transport], timeout: 5000, transportOptions });
     } catch (e) {
       clearTimeout(timer);
       record.exception = String(e);
@@ -85,6 +102,7 @@ async function main() {
     process.stderr.write('bad input: ' + e.message + '\n');
     process.exit(2);
   }
+  if (input.origin) claimOrigin(input.origin);
   // Transports run side by side: they share nothing but the server.
   const names = input.transports;
   const records = await Promise.all(names.map((t) => check(input, t)));

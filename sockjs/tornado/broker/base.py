@@ -1,13 +1,21 @@
 """The broker interface, and the in-process broker."""
 import abc
-from typing import Any, Callable, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
-__all__ = ["Broker", "Deliver", "LocalBroker"]
+if TYPE_CHECKING:  # pragma: no cover
+    from sockjs.tornado.history import HistoryStore
+    from sockjs.tornado.presence import PresenceStore
 
-#: ``deliver(channel, message)``: hand a publication that came from another
-#: process to this process's subscribers. ``channel`` is ``None`` for a
-#: publication to every session.
-Deliver = Callable[[Optional[str], Any], Any]
+__all__ = ["Broker", "Deliver", "LocalBroker", "Position"]
+
+#: ``(epoch, offset)`` of a publication kept in channel history.
+Position = Tuple[str, int]
+
+#: ``deliver(channel, message, position)``: hand a publication to this
+#: process's subscribers. ``channel`` is ``None`` for a publication to
+#: every session; ``position`` is its place in the channel's history, or
+#: ``None`` when the channel keeps none.
+Deliver = Callable[[Optional[str], Any, Optional[Position]], Any]
 
 
 class Broker(abc.ABC):
@@ -31,6 +39,24 @@ class Broker(abc.ABC):
     def publish(self, channel: Optional[str], message: Any) -> None:
         """Send one publication (a str or another JSON value) to the other
         processes."""
+
+    def history_store(self, size: int, ttl: float) -> "Optional[HistoryStore]":
+        """A history store shared by every process, or ``None`` when this
+        broker has none (the router then keeps history in memory). A
+        broker that returns one takes publications to kept channels with
+        :meth:`publish_kept` and hands them back to *every* process, its
+        own included, with their position."""
+        return None
+
+    def publish_kept(self, channel: str, message: Any) -> None:
+        """Publish to a channel whose history this broker keeps (only
+        called when :meth:`history_store` returned a store)."""
+        raise NotImplementedError
+
+    def presence_store(self, ttl: float) -> "Optional[PresenceStore]":
+        """A presence store shared by every process, or ``None`` (the
+        router then keeps presence in memory)."""
+        return None
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Stop; publications not yet sent are dropped."""

@@ -27,6 +27,15 @@ does what it can around a Redis restart:
 
 So delivery across processes is at most once, in publish order per
 publisher, and, when Redis comes back within the buffer's span, complete.
+
+Kept channels. With channel history on (the ``history_size`` setting),
+publications go through one Lua script that appends them to the channel's
+Redis Stream, numbers them and publishes the envelope with two more items,
+``[..., offset, epoch]`` (see :mod:`~sockjs.tornado.broker.redisstate`).
+Such a publication reaches the subscribers of *every* process, the
+publisher's own included, when Redis hands it back: one order per channel
+everywhere, the order of the offsets. During an outage they wait in the
+same buffer.
 """
 import asyncio
 import itertools
@@ -35,9 +44,12 @@ import logging
 import time
 import uuid
 from collections import OrderedDict, deque
-from typing import Any, Deque, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Tuple
 
 from sockjs.tornado.broker.base import Broker, Deliver
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sockjs.tornado.broker.redisstate import RedisHistory, RedisPresence, RedisState
 
 __all__ = ["RedisBroker"]
 
@@ -48,6 +60,10 @@ _BATCH = 256
 # Publishers remembered for duplicate detection; a restarted process comes
 # back under a new id, so old ids only need to age out.
 _MAX_PUBLISHERS = 4096
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
 async def _aclose(obj: Any) -> None:
@@ -79,7 +95,12 @@ class RedisBroker(Broker):
         self._client: Any = None
         self._deliver: Optional[Deliver] = None
         self._seq = 0
-        self._outbox: Deque[Tuple[int, str]] = deque()
+        # (seq, envelope, script arguments for a kept channel or None)
+        self._outbox: Deque[Tuple[int, str, Optional[Tuple[List[str], List[Any]]]]] = deque()
+        self._state: "Optional[RedisState]" = None
+        self._history: "Optional[RedisHistory]" = None
+        self._presence: "Optional[RedisPresence]" = None
+        self._script_sha: Optional[str] = None
         self._last_seen: "OrderedDict[str, int]" = OrderedDict()
         self._wakeup: Optional[asyncio.Event] = None
         self._tasks: Tuple["asyncio.Task[None]", ...] = ()
@@ -107,8 +128,43 @@ class RedisBroker(Broker):
         self._wakeup = asyncio.Event()
         self._tasks = (asyncio.ensure_future(self._run_reader()),
                        asyncio.ensure_future(self._run_writer()))
+        if self._state is not None:
+            self._state.start()
+
+    @property
+    def client(self) -> Any:
+        """The ``redis.asyncio.Redis`` client (``None`` before start)."""
+        return self._client
+
+    @property
+    def state(self) -> "RedisState":
+        """History, presence and recovery records in this Redis."""
+        if self._state is None:
+            from sockjs.tornado.broker.redisstate import RedisState
+            self._state = RedisState(self)
+            if self._client is not None:
+                self._state.start()
+        return self._state
+
+    def history_store(self, size: int, ttl: float) -> "RedisHistory":
+        if self._history is None:
+            from sockjs.tornado.broker.redisstate import RedisHistory
+            self._history = RedisHistory(self.state, size, ttl)
+        return self._history
+
+    def presence_store(self, ttl: float) -> "RedisPresence":
+        if self._presence is None:
+            from sockjs.tornado.broker.redisstate import RedisPresence
+            self._presence = RedisPresence(self.state, ttl)
+        return self._presence
 
     def publish(self, channel: Optional[str], message: Any) -> None:
+        self._enqueue(channel, message, False)
+
+    def publish_kept(self, channel: str, message: Any) -> None:
+        self._enqueue(channel, message, True)
+
+    def _enqueue(self, channel: Optional[str], message: Any, kept: bool) -> None:
         self._seq += 1
         self.counters["published"] += 1
         if len(self._outbox) >= self.buffer_size:
@@ -119,11 +175,20 @@ class RedisBroker(Broker):
                 log.warning("redis broker %s: %d publications waiting, dropping the oldest",
                             self.url, len(self._outbox) + 1)
         # ensure_ascii keeps lone surrogates (valid in SockJS JSON) encodable.
-        self._outbox.append((self._seq, json.dumps([self.process_id, self._seq, channel, message])))
+        envelope = json.dumps([self.process_id, self._seq, channel, message])
+        script = None
+        if kept:
+            assert self._history is not None and channel is not None
+            script = self._history.publish_args(channel, envelope[:-1] + ",", json.dumps(message))
+        self._outbox.append((self._seq, envelope, script))
         if self._wakeup is not None:
             self._wakeup.set()
 
     async def close(self) -> None:
+        if self._presence is not None:
+            await self._presence.close()
+        if self._state is not None:
+            await self._state.close()
         self._closed = True
         for t in self._tasks:
             t.cancel()
@@ -223,7 +288,16 @@ class RedisBroker(Broker):
 
     def _on_envelope(self, data: Any) -> None:
         try:
-            pid, seq, channel, message = json.loads(data)
+            fields = json.loads(data)
+            pid, seq, channel, message = fields[:4]
+            position: Optional[Tuple[str, int]] = None
+            if len(fields) == 6:
+                offset, epoch = fields[4:]
+                if not isinstance(offset, int) or not isinstance(epoch, str):
+                    raise ValueError("bad position")
+                position = (epoch, offset)
+            elif len(fields) != 4:
+                raise ValueError("bad length")
             if not (isinstance(pid, str) and isinstance(seq, int)
                     and (channel is None or isinstance(channel, str))):
                 raise ValueError("bad field types")
@@ -232,6 +306,9 @@ class RedisBroker(Broker):
             log.warning("redis broker %s: ignoring a malformed publication (%s)", self.namespace, e)
             return
         if pid == self.process_id:
+            if position is not None:
+                # Kept publications come back here too, numbered.
+                self._hand_over(channel, message, position)
             return
         self.counters["received"] += 1
         last = self._last_seen.get(pid)
@@ -247,9 +324,12 @@ class RedisBroker(Broker):
         self._last_seen[pid] = seq
         if len(self._last_seen) > _MAX_PUBLISHERS:
             self._last_seen.popitem(last=False)
+        self._hand_over(channel, message, position)
+
+    def _hand_over(self, channel: Optional[str], message: Any, position: Optional[Tuple[str, int]]) -> None:
         assert self._deliver is not None
         try:
-            self._deliver(channel, message)
+            self._deliver(channel, message, position)
         except Exception:
             log.exception("delivering a publication on %r failed", channel)
 
@@ -260,6 +340,9 @@ class RedisBroker(Broker):
         while not self._closed:
             try:
                 await self._client.ping()
+                # Loaded again on every (re)connection: a restarted Redis
+                # forgot it.
+                self._script_sha = None
             except asyncio.CancelledError:
                 raise
             except Exception as e:
@@ -281,9 +364,16 @@ class RedisBroker(Broker):
             while self._outbox and self._writer_up and not self._holding():
                 batch = list(itertools.islice(self._outbox, 0, _BATCH))
                 try:
+                    if self._script_sha is None and any(item[2] is not None for item in batch):
+                        from sockjs.tornado.broker.redisstate import PUBLISH_KEPT_LUA
+                        self._script_sha = _text(await self._client.script_load(PUBLISH_KEPT_LUA))
                     pipe = self._client.pipeline(transaction=False)
-                    for _, envelope in batch:
-                        pipe.publish(self.namespace, envelope)
+                    for _, envelope, script in batch:
+                        if script is None:
+                            pipe.publish(self.namespace, envelope)
+                        else:
+                            keys, args = script
+                            pipe.execute_command("EVALSHA", self._script_sha, len(keys), *keys, *args)
                     await pipe.execute()
                 except asyncio.CancelledError:
                     raise

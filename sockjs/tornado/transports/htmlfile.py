@@ -29,6 +29,7 @@ class HtmlFileTransport(CallbackMixin, StreamingTransportBase):
     access_methods = "OPTIONS, GET"
     content_type = "text/html; charset=UTF-8"
     cors = False
+    embedded = True
 
     def prelude(self) -> bytes:
         head = HTMLFILE_HEAD % self.callback

@@ -16,6 +16,7 @@ class JSONPTransport(CallbackMixin, PollingTransportBase):
     name = "jsonp"
     access_methods = "OPTIONS, GET"
     cors = False
+    embedded = True
 
     def set_transport_headers(self) -> None:
         super().set_transport_headers()
@@ -33,6 +34,7 @@ class JSONPSendHandler(SendHandlerBase):
     or the raw JSON for any other Content-Type; answers 200 ``ok``."""
 
     name = "jsonp_send"
+    embedded = True
 
     def extract_payload(self, body: bytes) -> Any:
         ctype = self.request.headers.get("Content-Type", "")

@@ -3,6 +3,7 @@ text in, text out, unchanged; the application's close becomes a websocket
 close frame with its code and reason."""
 from typing import Any, List, Optional
 
+from sockjs.tornado.proto import utf8_len
 from sockjs.tornado.session import Broadcast, RawSession
 from sockjs.tornado.websocket import SockJSWebSocketHandler, WebSocketConnection, WebSocketLiveness
 
@@ -35,7 +36,7 @@ class RawWebSocketReceiver(WebSocketLiveness):
         if session is not None:
             stats = self.server.stats
             for text in messages:
-                stats.on_bytes_recv(len(text))
+                stats.on_bytes_recv(utf8_len(text))
             session.on_messages(messages)
             if session.inbox_size > self._max_inbox and self.conn is not None:
                 self.conn.pause_reading()
@@ -58,7 +59,7 @@ class RawWebSocketReceiver(WebSocketLiveness):
 
     def send_text(self, text: str) -> None:
         if self.conn is not None:
-            self.server.stats.on_bytes_sent(len(text))
+            self.server.stats.on_bytes_sent(utf8_len(text))
             self.conn.send_text(text)
 
     def send_binary(self, data: bytes) -> None:
@@ -70,7 +71,7 @@ class RawWebSocketReceiver(WebSocketLiveness):
         conn = self.conn
         if conn is None:
             return
-        self.server.stats.on_bytes_sent(len(message.message))
+        self.server.stats.on_bytes_sent(utf8_len(message.message))
         if conn.hixie76:
             conn.send_text(message.message)
             return

@@ -44,7 +44,7 @@ class WebSocketReceiver(WebSocketLiveness, BaseTransportMixin):
             return
         decoded: List[str] = []
         for text in messages:
-            self.server.stats.on_bytes_recv(len(text))
+            self.server.stats.on_bytes_recv(proto.utf8_len(text))
             try:
                 decoded.extend(proto.decode_ws_message(text))
             except proto.PayloadError:
@@ -88,7 +88,7 @@ class WebSocketReceiver(WebSocketLiveness, BaseTransportMixin):
         conn = self.conn
         if conn is None:
             return
-        self.server.stats.on_bytes_sent(len(frame))
+        self.server.stats.on_bytes_sent(proto.utf8_len(frame))
         if shared is not None:
             data = shared.cache.get("ws")
             if data is None:
@@ -103,6 +103,7 @@ class WebSocketReceiver(WebSocketLiveness, BaseTransportMixin):
         conn = self.conn
         if conn is None:
             return
+        self.server.stats.on_bytes_sent(proto.utf8_len(frame))
         conn.send_text(frame)
         # A close frame of the session ends the websocket with a plain
         # close; SockJS carries its code inside the c[...] frame.
