@@ -38,3 +38,21 @@ def test_guide_documents_every_logger() -> None:
     assert "sockjs.tornado.session" in names
     missing = [n for n in sorted(names) if "``%s``" % n not in guide]
     assert not missing, "loggers missing from docs/monitoring.rst: %s" % missing
+
+
+def test_readme_is_the_short_pypi_page_and_links_into_the_docs() -> None:
+    with open(os.path.join(ROOT, "README.rst")) as f:
+        readme = f.read()
+    assert len(readme.splitlines()) < 200
+    # The two commands, the install truth, the echo example.
+    assert "bash scripts/demo.sh" in readme and "bash scripts/test.sh" in readme
+    assert "1.0.7" in readme and "pip install ." in readme
+    assert "class EchoConnection(SockJSConnection)" in readme
+    # Every docs page it names exists, and every page of the site is named.
+    named = set(re.findall(r"``(docs/[\w/]+(?:\.rst|/))``", readme))
+    assert named
+    for path in named:
+        assert os.path.exists(os.path.join(ROOT, path)), path
+    pages = {"docs/%s" % n for n in os.listdir(os.path.join(ROOT, "docs"))
+             if n.endswith(".rst") and n not in ("index.rst", "changelog.rst")}
+    assert not pages - named, "docs pages README.rst does not list: %s" % sorted(pages - named)

@@ -16,7 +16,7 @@ from tornado import web
 
 from sockjs.tornado import SockJSConnection, SockJSRouter
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 TRANSPORTS = ["websocket", "xhr-streaming", "eventsource", "jsonp-polling"]
 

@@ -20,7 +20,7 @@ host) matches no pattern and no exact entry but ``null``'s own.
 """
 import logging
 import re
-from typing import Any, Callable, List, Mapping, NamedTuple, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Set, Tuple
 
 __all__ = ["OriginMatcher", "OriginPolicy", "Verdict", "ANONYMOUS_POLICIES", "parse_origin",
            "referer_origin", "same_origin", "host_port_allowed"]
@@ -160,6 +160,11 @@ class OriginMatcher:
                 if pattern is not None:
                     self._patterns.append(pattern)
 
+    @property
+    def is_callable(self) -> bool:
+        """Whether the setting is the application's own callable."""
+        return self._callable is not None
+
     def frame_ancestors(self) -> Optional[str]:
         """The allowed origins as a CSP ``frame-ancestors`` value, the
         service itself (``'self'``) first; ``None`` for ``"*"`` and
@@ -278,17 +283,30 @@ class OriginPolicy:
                              % (", ".join(ANONYMOUS_POLICIES), anonymous))
         self.matcher = OriginMatcher(allowed_origins)
         self.anonymous = anonymous
+        self._known: Dict[str, bool] = {}
 
     @property
     def allow_all(self) -> bool:
         """Whether every request is served (``allowed_origins="*"``)."""
         return bool(self.matcher.allow_all)
 
+    def _listed(self, origin: str) -> bool:
+        # A service sees few distinct origins: remember the answers (a
+        # callable is asked every time; it may change its mind).
+        if self.matcher.is_callable:
+            return self.matcher(origin)
+        known = self._known.get(origin)
+        if known is None:
+            if len(self._known) >= 1024:
+                self._known.clear()  # many distinct origins: a scan, not a service
+            known = self._known[origin] = self.matcher(origin)
+        return known
+
     def _named(self, origin: str, host: str, what: str) -> Verdict:
+        if self._listed(origin):
+            return Verdict(True, "allowed " + what)
         if same_origin(origin, host):
             return Verdict(True, "same origin")
-        if self.matcher(origin):
-            return Verdict(True, "allowed " + what)
         return Verdict(False, what + " not allowed")
 
     def check(self, headers: Mapping[str, str], embedded: bool = False) -> Verdict:
