@@ -2,6 +2,7 @@
 
 Run ``python examples/test_server.py --port 8081`` and point the public
 protocol suite, or a sockjs-client test page, at http://127.0.0.1:8081.
+docs/protocol.rst says how to run the public suite against it.
 """
 import argparse
 import asyncio

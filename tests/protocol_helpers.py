@@ -211,7 +211,7 @@ class CloseOnOpen(SockJSConnection):
 def router_of(server, prefix: str):  # type: ignore[no-untyped-def]
     """The SockJSRouter serving ``prefix`` in a ServerThread's app."""
     for rule in server.app.wildcard_router.rules:
-        router = (rule.target_kwargs or {}).get("server")
+        router = getattr(rule.target, "server", None)
         if router is not None and router.prefix == prefix:
             return router
     raise LookupError(prefix)

@@ -104,3 +104,12 @@ def test_client_that_leaves_early_leaves_nothing_running(make_server):
             assert c.read_chunk() == expected
         assert tasks() > idle
     assert wait_for(lambda: tasks() == idle, timeout=DELAYS[-1] / 3)
+
+
+def test_http_1_0_gets_the_lines_then_the_end_of_the_connection(test_server):
+    with RawHTTP(test_server.port, timeout=10) as c:
+        c.send(b"POST /echo/chunking_test HTTP/1.0\r\nContent-Length: 0\r\n\r\n")
+        resp = c.read_head()
+        assert resp.status == 200
+        assert resp.get("Transfer-Encoding") is None
+        assert c.read_to_eof() == b"h\n" + PRELUDE + b"h\n" * len(DELAYS)

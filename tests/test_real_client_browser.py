@@ -98,7 +98,7 @@ def _attached_receivers(app: web.Application) -> List[str]:
     """(Runs in the server loop.) Sessions of ``app`` that have a receiver."""
     found = []
     for rule in app.wildcard_router.rules:
-        router = (rule.target_kwargs or {}).get("server")
+        router = getattr(rule.target, "server", None)
         if router is None:
             continue
         for session in list(router.sessions):

@@ -16,7 +16,9 @@ never runs, checked on the server): with the client as shipped (refused at
 itself), and with the bare requests each transport makes (websocket, fetch,
 EventSource, ``<script>``, ``<iframe>``, a form post), and the server counts
 the refusals. The same bare requests from the allowed page do open
-sessions (so the probe could fail). The Node client claiming a foreign
+sessions (so the probe could fail). A foreign page that frames an
+allowed page gets no iframe transport through it (the browser enforces
+iframe.html's ``frame-ancestors``). The Node client claiming a foreign
 origin is refused too.
 """
 import json
@@ -202,6 +204,39 @@ def test_probe_from_allowed_page_opens_sessions(servers: Servers, browser: Brows
     assert kinds == sorted(["websocket", "rawwebsocket", "xhr_streaming", "xhr", "eventsource",
                             "eventsource", "jsonp", "htmlfile"]), (kinds, res.describe())
     assert servers.refusals() - refused >= 2, res.describe()
+
+
+IFRAME_TRANSPORTS = ["iframe-eventsource", "iframe-htmlfile", "iframe-xhr-polling"]
+
+
+@pytest.fixture(scope="module")
+def framed(servers: Servers, browser: Browser, allowed: Dict[str, PageResult]) -> Dict[str, Any]:
+    """The allowed page, framed by the foreign page, on each iframe transport."""
+    before = len(_opened())
+    refused = servers.refusals()
+    pages = []
+    for t in IFRAME_TRANSPORTS:
+        inner, _ = _transport_page(servers.allowed_origin, servers.sockjs.url, t,
+                                   connect_timeout="3000", timeout="6000")
+        pages.append(("%s/pages/frame.html?%s" % (servers.foreign_origin, urlencode({"src": inner, "wait": 7000})),
+                      {"timeout": 30}))
+    results = dict(zip(IFRAME_TRANSPORTS, browser.run_many(pages)))
+    return {"results": results, "opened": _opened()[before:], "refused": servers.refusals() - refused}
+
+
+@pytest.mark.parametrize("transport", IFRAME_TRANSPORTS)
+def test_allowed_page_framed_by_foreign_page(framed: Dict[str, Any], transport: str) -> None:
+    """The server cannot see who frames an allowed page (its Referer is the
+    allowed page), but the browser can: iframe.html's frame-ancestors
+    policy names every ancestor, so a foreign page that frames an allowed
+    page gets no iframe transport through it."""
+    res = framed["results"][transport]
+    assert res.ok, res.describe()
+    assert framed["opened"] == [], res.describe()
+    # iframe.html itself was served (the check saw the allowed page): the
+    # browser refused to show it.
+    assert framed["refused"] == 0, res.describe()
+    assert any("frame-ancestors" in line for line in res.console), res.describe()
 
 
 def test_iframe_page_csp(servers: Servers) -> None:

@@ -1,22 +1,35 @@
-"""Chat: rooms and nicknames over SockJS.
+"""Chat: rooms and nicknames over SockJS, on one process or many, and a
+conversation that survives a lost network or a killed process.
 
 Run ``python examples/chat/server.py`` and open http://127.0.0.1:8081/ in
-two windows. Messages are JSON objects:
+two windows. For several processes, start Redis and give each process the
+same ``--redis redis://127.0.0.1:6379/0`` (behind haproxy or nginx, or on
+two ports: the online list and the rooms span both).
+
+The page uses the shipped browser client (``/chat/sockjs-tornado.js``):
+it reconnects by itself, and the server keeps each connection for
+``recovery_window`` seconds, so a pulled network cable or a sleeping
+laptop loses nothing; with Redis, a client whose process died continues on
+another one with its room and nickname (``conn.data``) and every message
+of the room it missed (channel history).
+
+Messages are JSON text:
 
 * client to server: ``{"op": "join", "room": ..., "nick": ...}`` (joining
   another room leaves the current one), ``{"op": "say", "text": ...}``;
 * server to client: ``{"op": "joined", "room", "nick", "members"}`` to the
   one who joined, ``{"op": "presence", "room", "event": "join"|"leave",
   "nick", "members"}`` and ``{"op": "msg", "room", "nick", "text"}`` to
-  everyone in the room, ``{"op": "error", "text"}``.
+  everyone in the room (a channel publication), ``{"op": "error", "text"}``.
 
-Each room message is encoded once and broadcast to the room's members.
+``members`` comes from presence: every process's subscribers of the room.
 """
+import argparse
 import json
 import os
 import re
 import sys
-from typing import Any, Dict, Optional, Set
+from typing import Any, Dict, List, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -32,19 +45,22 @@ MAX_TEXT = 2000
 
 
 class ChatConnection(SockJSConnection):
-    #: room name -> members
-    rooms: Dict[str, Set["ChatConnection"]] = {}
     room: Optional[str] = None
     nick: Optional[str] = None
 
-    def on_message(self, message: str) -> None:
+    def on_open(self, info: Any) -> None:
+        if self.recovered == "restored" and isinstance(self.data, dict):
+            # Another process died: its client is back here, in its room.
+            self.room, self.nick = self.data.get("room"), self.data.get("nick")
+
+    async def on_message(self, message: str) -> None:
         try:
             data = json.loads(message)
             op = data["op"]
         except (ValueError, TypeError, KeyError):
             return self.error("messages are JSON objects with an 'op'")
         if op == "join":
-            self.join(str(data.get("room", "")), str(data.get("nick", "")).strip())
+            await self.join(str(data.get("room", "")), str(data.get("nick", "")).strip())
         elif op == "say":
             text = str(data.get("text", ""))[:MAX_TEXT]
             if self.room is None:
@@ -54,51 +70,77 @@ class ChatConnection(SockJSConnection):
         else:
             self.error("unknown op %r" % (op,))
 
-    def join(self, room: str, nick: str) -> None:
+    async def members(self, room: str) -> Dict[str, str]:
+        """client id -> nick of everyone in ``room``, in every process."""
+        present = await self.router.presence(room)
+        return {cid: info["nick"] for cid, info in present.items() if isinstance(info, dict) and "nick" in info}
+
+    async def join(self, room: str, nick: str) -> None:
         if not ROOM_RE.match(room):
             return self.error("room names are 1-32 letters, digits, '-' or '_'")
         if not nick or len(nick) > MAX_NICK:
             return self.error("nicknames are 1-%d characters" % MAX_NICK)
-        members = self.rooms.get(room, set())
-        if any(m.nick == nick for m in members if m is not self):
+        others = {cid: n for cid, n in (await self.members(room)).items() if cid != self.client_id}
+        if nick in others.values():
             return self.error("%r is taken in %s" % (nick, room))
-        self.leave()
+        await self.leave()
         self.room, self.nick = room, nick
-        self.rooms.setdefault(room, set()).add(self)
-        self.send(json.dumps({"op": "joined", "room": room, "nick": nick, "members": self.members()}))
-        self.to_room({"op": "presence", "room": room, "event": "join", "nick": nick, "members": self.members()})
+        self.presence_info = {"nick": nick}
+        self.subscribe(room)
+        self.data = {"room": room, "nick": nick}
+        members = sorted(set(others.values()) | {nick})
+        self.send(json.dumps({"op": "joined", "room": room, "nick": nick, "members": members}))
+        self.to_room({"op": "presence", "room": room, "event": "join", "nick": nick, "members": members})
 
-    def leave(self) -> None:
+    async def leave(self) -> None:
         room = self.room
         if room is None:
             return
-        members = self.rooms.get(room, set())
-        members.discard(self)
-        if not members:
-            self.rooms.pop(room, None)
-        else:
-            self.broadcast(members, json.dumps({"op": "presence", "room": room, "event": "leave",
-                                                "nick": self.nick, "members": sorted(m.nick or "" for m in members)}))
         self.room = None
+        self.unsubscribe(room)
+        self.data = None
+        members = sorted(n for cid, n in (await self.members(room)).items() if cid != self.client_id)
+        self.router.publish(room, json.dumps({"op": "presence", "room": room, "event": "leave",
+                                              "nick": self.nick, "members": members}))
 
-    def members(self) -> Any:
-        return sorted(m.nick or "" for m in self.rooms.get(self.room or "", ()))
+    @property
+    def router(self) -> SockJSRouter:
+        return self.session.server  # type: ignore[no-any-return]
 
     def to_room(self, data: Dict[str, Any]) -> None:
-        self.broadcast(self.rooms.get(self.room or "", ()), json.dumps(data))
+        # JSON text: plain SockJS clients parse one form for everything.
+        self.router.publish(data["room"], json.dumps(data))
 
     def error(self, text: str) -> None:
         self.send(json.dumps({"op": "error", "text": text}))
 
-    def on_close(self) -> None:
-        self.leave()
+    async def on_close(self) -> None:
+        await self.leave()
 
 
-def make_app() -> web.Application:
-    router = SockJSRouter(ChatConnection, "/chat", example_common.SOCKJS_SETTINGS)
-    return web.Application(router.urls + example_common.page_routes(HERE))
+def make_app(redis: Optional[str] = None) -> web.Application:
+    settings: Dict[str, Any] = dict(example_common.SOCKJS_SETTINGS)
+    settings.update({
+        "recovery": True,        # keep a vanished client's connection for a while
+        "history_size": 200,     # the last 200 messages of each room
+        "presence": True,        # who is in which room, in every process
+        "broker": redis,         # None: one process
+    })
+    router = SockJSRouter(ChatConnection, "/chat", settings)
+    app = web.Application(router.urls + example_common.page_routes(HERE))
+    app.sockjs_router = router  # type: ignore[attr-defined]
+    return app
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="SockJS chat example (rooms, nicknames, recovery)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8081, help="port (default 8081)")
+    parser.add_argument("--redis", default=None, help="redis:// URL shared by several processes")
+    parser.add_argument("--debug", action="store_true", help="log at DEBUG (shows every session event)")
+    return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
-    args = example_common.parse_args("SockJS chat example (rooms and nicknames)", 8081)
-    example_common.serve(make_app(), args, "chat")
+    args = parse_args()
+    example_common.serve(make_app(args.redis), args, "chat")

@@ -323,9 +323,13 @@ class Cluster:
         with urllib.request.urlopen(self.node_url(i) + "/status", timeout=5) as r:
             return json.loads(r.read().decode())  # type: ignore[no-any-return]
 
-    def publish(self, i: int, message: str, channel: Optional[str] = "chat") -> None:
-        """Publish through node ``i`` (``channel`` None: to everyone)."""
-        url = self.node_url(i) + "/publish" + ("?channel=" + channel if channel else "")
+    def publish(self, i: int, message: str, channel: Optional[str] = "chat", repeat: int = 0) -> None:
+        """Publish through node ``i`` (``channel`` None: to everyone);
+        ``repeat`` N publishes ``message + "0"`` ... ``message + str(N-1)``."""
+        query = ["channel=" + channel] if channel else []
+        if repeat:
+            query.append("repeat=%d" % repeat)
+        url = self.node_url(i) + "/publish" + ("?" + "&".join(query) if query else "")
         req = urllib.request.Request(url, data=message.encode(), method="POST")
         with urllib.request.urlopen(req, timeout=5) as r:
             r.read()

@@ -99,11 +99,14 @@ class StatusHandler(web.RequestHandler):
 
 
 def make_app(redis_url: Optional[str], heartbeat: float = 25, retry_max: float = 2.0,
-             buffer_size: int = 10000, disconnect_delay: float = 5) -> web.Application:
+             buffer_size: int = 10000, disconnect_delay: float = 5, recovery: bool = False) -> web.Application:
     settings = {"heartbeat_delay": heartbeat, "disconnect_delay": disconnect_delay,
                 "broker": redis_url, "broker_retry_max": retry_max,
                 "broker_buffer_size": buffer_size,
                 "sockjs_url": "/static/sockjs.min.js"}
+    if recovery:
+        # Clients of the shipped sockjs-tornado.js survive this node's death.
+        settings.update({"recovery": True, "history_size": 1000, "presence": True})
     router = SockJSRouter(ChatConnection, "/chat", settings)
     routes: list = [
         (r"/publish", PublishHandler, {"router": router}),
@@ -118,7 +121,8 @@ def make_app(redis_url: Optional[str], heartbeat: float = 25, retry_max: float =
 async def main(args: argparse.Namespace) -> None:
     global NODE
     NODE = args.name
-    app = make_app(args.redis, args.heartbeat, args.retry_max, args.buffer_size, args.disconnect_delay)
+    app = make_app(args.redis, args.heartbeat, args.retry_max, args.buffer_size, args.disconnect_delay,
+                   args.recovery)
     # Behind haproxy: the client's address comes from X-Forwarded-For.
     server = httpserver.HTTPServer(app, xheaders=True)
     server.listen(args.port, args.host)
@@ -145,6 +149,8 @@ if __name__ == "__main__":
     parser.add_argument("--disconnect-delay", type=float, default=5)
     parser.add_argument("--retry-max", type=float, default=2.0)
     parser.add_argument("--buffer-size", type=int, default=10000)
+    parser.add_argument("--recovery", action="store_true",
+                        help="connection state recovery, channel history and presence on")
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,

@@ -12,8 +12,6 @@ OPTIONS answers the CORS preflight for POST.
 import asyncio
 from typing import Optional
 
-from tornado import iostream
-
 from sockjs.tornado.basehandler import PreflightHandler
 
 __all__ = ["ChunkingTestHandler", "DELAYS", "PRELUDE"]
@@ -30,42 +28,54 @@ PRELUDE = b" " * 2048 + b"h\n"
 class ChunkingTestHandler(PreflightHandler):
     """Serves ``P/chunking_test`` (POST and its OPTIONS preflight)."""
 
+    methods = ("POST", "OPTIONS")
     access_methods = "OPTIONS, POST"
-    _gone: Optional[asyncio.Event] = None
+    _left: "Optional[asyncio.Event]" = None
 
     async def post(self) -> None:
         if not self.origin_allowed():
             return self.send_error_text(403, "Origin not allowed")
-        self._gone = asyncio.Event()
-        self._headers["Content-Type"] = "application/javascript; charset=UTF-8"
+        self._left = asyncio.Event()
+        self.watch_close()
+        self.headers["Content-Type"] = "application/javascript; charset=UTF-8"
         self.disable_cache()
         self.handle_origin()
-        try:
-            await self._send(b"h\n")
-            await self._send(PRELUDE)
-            for delay in DELAYS:
-                if await self._left_within(delay):
-                    return
-                await self._send(b"h\n")
-        except iostream.StreamClosedError:
-            return  # the client has seen enough: the usual way this ends
-        self.finish()
+        if self.request.version == "HTTP/1.0":
+            # No chunks in HTTP/1.0: the body ends with the connection.
+            self.headers["Connection"] = "close"
+        self.start_stream()
+        for chunk in (b"h\n", PRELUDE):
+            if not await self._sent(chunk):
+                return
+        for delay in DELAYS:
+            if await self._left_within(delay) or not await self._sent(b"h\n"):
+                return
+        self.end_stream(close=self.request.version == "HTTP/1.0")
 
-    async def _send(self, chunk: bytes) -> None:
-        """``chunk`` as one HTTP chunk, on the wire before the next."""
-        self.write(chunk)
-        await self.flush()
+    async def _sent(self, chunk: bytes) -> bool:
+        """Send ``chunk`` as one HTTP chunk, on the wire before the next;
+        False once the client is gone."""
+        fut = self.send_chunk(chunk)
+        if fut is None:
+            return False
+        try:
+            await fut
+        except Exception:  # the write failed: the client went away
+            return False
+        return not self.gone
 
     async def _left_within(self, seconds: float) -> bool:
         """Wait ``seconds``; True as soon as the client went away (no timer
         outlives the request)."""
-        assert self._gone is not None
+        assert self._left is not None
+        if self.gone:
+            return True
         try:
-            await asyncio.wait_for(self._gone.wait(), seconds)
+            await asyncio.wait_for(self._left.wait(), seconds)
         except asyncio.TimeoutError:
             return False
         return True
 
-    def on_connection_close(self) -> None:
-        if self._gone is not None:
-            self._gone.set()
+    def on_gone(self) -> None:
+        if self._left is not None:
+            self._left.set()

@@ -170,7 +170,7 @@ class Recovery:
         """The session's saved state changed (data, channels): write it on
         the next loop turn (coalesced)."""
         rec = session.recovery
-        if rec is None or self._redis() is None:
+        if rec is None or self._redis() is None or session.state != 1:
             return
         self._dirty[rec.token] = session
         if not self._flush_scheduled:

@@ -17,7 +17,9 @@ from sockjs.tornado.clientlog import ClientErrorLog
 from sockjs.tornado.clientscript import CLIENT_DIR, ClientScriptHandler
 from sockjs.tornado.conn import SockJSConnection
 from sockjs.tornado.history import HistoryPage
+from sockjs.tornado.httpexchange import Endpoint, HTTPExchange
 from sockjs.tornado.origins import Verdict, host_port_allowed
+from sockjs.tornado.rawsession import RawSession
 from sockjs.tornado.recovery import Recovery
 from sockjs.tornado.session import Broadcast
 from sockjs.tornado.settings import DEFAULT_SETTINGS, origin_policy, validate_settings
@@ -29,7 +31,7 @@ log = logging.getLogger("sockjs.tornado")
 log_origins = logging.getLogger("sockjs.tornado.origins")
 
 # (url suffix, handler) for the session transports.
-TRANSPORTS: Dict[str, Type[Any]] = {
+TRANSPORTS: Dict[str, Type[HTTPExchange]] = {
     "websocket": transports.WebSocketTransport,
     "xhr": transports.XhrPollingTransport,
     "xhr_streaming": transports.XhrStreamingTransport,
@@ -39,7 +41,7 @@ TRANSPORTS: Dict[str, Type[Any]] = {
 }
 
 # Send handlers, routed when the receiving transport they serve is enabled.
-SEND_HANDLERS: Dict[str, Tuple[Type[Any], Tuple[str, ...]]] = {
+SEND_HANDLERS: Dict[str, Tuple[Type[HTTPExchange], Tuple[str, ...]]] = {
     "xhr_send": (transports.XhrSendHandler, ("xhr", "xhr_streaming", "eventsource", "htmlfile")),
     "jsonp_send": (transports.JSONPSendHandler, ("jsonp", "htmlfile")),
 }
@@ -161,35 +163,51 @@ class SockJSRouter:
 
     def _build_urls(self) -> List[Tuple[Any, ...]]:
         p = self.prefix
-        kw = {"server": self}
         disabled = set(self.settings["disabled_transports"])
         base = p + r"/[^/.]+/(?P<session_id>[^/.]+)/"
-        urls: List[Tuple[Any, ...]] = []
+        specs: List[Tuple[str, Type[HTTPExchange]]] = []
         for name, handler in TRANSPORTS.items():
             if name not in disabled:
-                urls.append((base + name + "$", handler, kw))
+                specs.append((base + name + "$", handler))
         for name, (handler, users) in SEND_HANDLERS.items():
             if any(u not in disabled for u in users):
-                urls.append((base + name + "$", handler, kw))
+                specs.append((base + name + "$", handler))
         if self.websockets_enabled:
-            urls.append((p + "/websocket$", transports.RawWebSocketTransport, kw))
-        urls.append((p + "/info$", static.InfoHandler, kw))
-        urls.append((p + "/chunking_test$", chunkingtest.ChunkingTestHandler, kw))
-        # The shipped browser client (recovery, channels, presence).
-        urls.append((p + r"/(sockjs-tornado\.js)$", ClientScriptHandler, {"path": CLIENT_DIR}))
-        urls.append((p + r"/iframe(?:-[^/]*)?\.html$", static.IFrameHandler, kw))
-        urls.append((p + "/?$", static.GreetingsHandler, kw))
+            specs.append((p + "/websocket$", transports.RawWebSocketTransport))
+        specs.append((p + "/info$", static.InfoHandler))
+        specs.append((p + "/chunking_test$", chunkingtest.ChunkingTestHandler))
+        specs.append((p + r"/iframe(?:-[^/]*)?\.html$", static.IFrameHandler))
+        specs.append((p + "/?$", static.GreetingsHandler))
+        urls: List[Tuple[Any, ...]] = [(pattern, Endpoint(handler, self, pattern)) for pattern, handler in specs]
+        # The shipped browser client (recovery, channels, presence): a
+        # static file, served by Tornado's own StaticFileHandler.
+        urls.insert(-2, (p + r"/(sockjs-tornado\.js)$", ClientScriptHandler, {"path": CLIENT_DIR}))
         return urls
 
     @property
     def urls(self) -> List[Tuple[Any, ...]]:
-        """Tornado URL specs of this service."""
+        """The routes of this service, for ``tornado.web.Application``
+        (alone or with the application's own): ``(path pattern, target)``
+        pairs whose targets are Tornado ``HTTPServerConnectionDelegate``
+        objects (and a ``StaticFileHandler`` route for the shipped
+        client script).
+
+        .. versionchanged:: 2.0
+           Targets are :class:`~sockjs.tornado.httpexchange.Endpoint`
+           objects instead of ``(pattern, RequestHandler, kwargs)``.
+        """
         return self._transport_urls
 
     def apply_routes(self, routes: List[Any]) -> List[Any]:
         """Append :attr:`urls` to ``routes`` and return it."""
         routes.extend(self._transport_urls)
         return routes
+
+    def iframe_page(self) -> Tuple[bytes, str]:
+        """The iframe page of this service and its ETag (built once)."""
+        if self._iframe_cache is None:
+            self._iframe_cache = static.iframe_page_and_etag(self.settings["sockjs_url"])
+        return self._iframe_cache
 
     # -- sessions ---------------------------------------------------------
 
@@ -210,6 +228,11 @@ class SockJSRouter:
     def get_session(self, session_id: str) -> Optional[sessionmod.Session]:
         """The live session with this id, or ``None``."""
         return self._sessions.get(session_id)  # type: ignore[no-any-return]
+
+    def make_raw_session(self) -> RawSession:
+        """A session of the raw ``/websocket`` endpoint (never registered
+        by id; :meth:`track` puts it under the sweep)."""
+        return RawSession(self._connection, self)
 
     def track(self, session: Any) -> None:
         """Put a session without id (websocket) under the sweep."""

@@ -2,11 +2,12 @@
 import hashlib
 import json
 import secrets
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Tuple
 
 from sockjs.tornado.basehandler import BaseHandler
 
-__all__ = ["GreetingsHandler", "InfoHandler", "IFrameHandler", "IFRAME_TEMPLATE", "iframe_page"]
+__all__ = ["GreetingsHandler", "InfoHandler", "IFrameHandler", "IFRAME_TEMPLATE", "iframe_page",
+           "iframe_page_and_etag"]
 
 #: The iframe page, byte for byte as the protocol defines it; ``%s`` is
 #: the ``sockjs_url`` setting.
@@ -38,18 +39,20 @@ class GreetingsHandler(BaseHandler):
     """``P`` and ``P/``: the greeting."""
 
     def get(self) -> None:
-        self._headers["Content-Type"] = "text/plain; charset=UTF-8"
-        self.finish(b"Welcome to SockJS!\n")
+        self.headers["Content-Type"] = "text/plain; charset=UTF-8"
+        self.reply(b"Welcome to SockJS!\n")
 
 
 class InfoHandler(BaseHandler):
     """``P/info``: what the client needs to know before it picks a
     transport, with fresh entropy for its random numbers."""
 
+    methods = ("GET", "OPTIONS")
+
     def get(self) -> None:
         if not self.origin_allowed():
             return self.send_error_text(403, "Origin not allowed")
-        self._headers["Content-Type"] = "application/json; charset=UTF-8"
+        self.headers["Content-Type"] = "application/json; charset=UTF-8"
         self.disable_cache()
         self.handle_origin()
         info: Dict[str, Any] = {
@@ -58,7 +61,7 @@ class InfoHandler(BaseHandler):
             "origins": ["*:*"],
             "entropy": secrets.randbits(32),
         }
-        self.finish(json.dumps(info))
+        self.reply(json.dumps(info).encode("utf-8"))
 
     def options(self) -> None:
         if not self.origin_allowed():
@@ -75,31 +78,25 @@ class IFrameHandler(BaseHandler):
 
     embedded = True
 
-    def initialize(self, server: Any) -> None:
-        super().initialize(server)
-        cached: "Optional[Tuple[bytes, str]]" = getattr(server, "_iframe_cache", None)
-        if cached is None:
-            body = iframe_page(server.settings["sockjs_url"])
-            cached = (body, '"%s"' % hashlib.md5(body).hexdigest())
-            server._iframe_cache = cached
-        self._page, self._etag = cached
-
-    def compute_etag(self) -> None:
-        return None  # ours is set explicitly, and stays stable
-
-    def get(self, *args: Any) -> None:
+    def get(self) -> None:
         if not self.origin_allowed():
             return self.send_error_text(403, "Origin not allowed")
         frame_ancestors = self.server.origin_policy.frame_ancestors()
         if frame_ancestors is not None:
-            self._headers["Content-Security-Policy"] = frame_ancestors
+            self.headers["Content-Security-Policy"] = frame_ancestors
+        page, etag = self.server.iframe_page()
         inm = self.request.headers.get("If-None-Match")
-        self._headers["ETag"] = self._etag
-        if inm and self._etag in inm:
-            self.set_status(304)
-            self.finish()
+        self.headers["ETag"] = etag
+        if inm and etag in inm:
+            self.reply(b"", 304)
             return
-        self._headers["Content-Type"] = "text/html; charset=UTF-8"
+        self.headers["Content-Type"] = "text/html; charset=UTF-8"
         self.enable_cache()
-        del self._headers["Access-Control-Max-Age"]
-        self.finish(self._page)
+        del self.headers["Access-Control-Max-Age"]
+        self.reply(page)
+
+
+def iframe_page_and_etag(sockjs_url: str) -> Tuple[bytes, str]:
+    """The iframe page for ``sockjs_url`` and its (stable) ETag."""
+    body = iframe_page(sockjs_url)
+    return body, '"%s"' % hashlib.md5(body).hexdigest()

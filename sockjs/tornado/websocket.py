@@ -16,7 +16,7 @@ from typing import Any, List, Optional, cast
 
 from tornado import iostream
 
-from sockjs.tornado import wsframes
+from sockjs.tornado import tornadointernals, wsframes
 from sockjs.tornado.basehandler import BaseHandler
 from sockjs.tornado.wsconnection import (
     CLOSE_GRACE,
@@ -104,19 +104,15 @@ class SockJSWebSocketHandler(BaseHandler):
     :class:`WebSocketConnection` whose delegate :meth:`make_delegate`
     builds. Every method but GET gets 405 with ``Allow: GET``."""
 
-    SUPPORTED_METHODS = ("GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS")
+    methods = ("GET",)
 
     def make_delegate(self) -> Any:
         """The :class:`WebSocketDelegate` of the new connection; it must
         also accept :meth:`attach` with the connection."""
         raise NotImplementedError()
 
-    def _method_not_allowed(self, *args: Any, **kwargs: Any) -> None:
-        self.set_status(405)
-        self._headers["Allow"] = "GET"
-        self.finish()
-
-    post = put = delete = patch = head = options = _method_not_allowed
+    def method_not_allowed(self) -> None:
+        self.reply(b"", 405)
 
     def _check_origin(self) -> bool:
         origin = self.request.headers.get("Origin") or self.request.headers.get("Sec-WebSocket-Origin")
@@ -150,7 +146,7 @@ class SockJSWebSocketHandler(BaseHandler):
         else:
             version = headers.get("Sec-WebSocket-Version")
             if version not in ("7", "8", "13"):
-                self._headers["Sec-WebSocket-Version"] = "13"
+                self.headers["Sec-WebSocket-Version"] = "13"
                 return self.send_error_text(426, "Unsupported websocket version")
             key = headers.get("Sec-WebSocket-Key")
             if not key:
@@ -162,8 +158,7 @@ class SockJSWebSocketHandler(BaseHandler):
                 "Sec-WebSocket-Accept: %s\r\n" % wsframes.accept_key(key)
             )
         delegate = self.make_delegate()
-        self.set_status(101)
-        self.application.log_request(self)
+        self.status = 101
         settings = self.server.settings
         stream = self.detach()
         greeting = response.encode("latin-1")
@@ -210,8 +205,5 @@ class SockJSWebSocketHandler(BaseHandler):
         # asyncio's selector transport reads up to 256 KiB at a time: a
         # buffer past glibc's mmap threshold, mapped and unmapped on every
         # read until malloc adapts, which halved echo throughput on a fresh
-        # server (bench/README.md). 64 KiB stays on the heap. A speed knob
-        # only, and asyncio's private one: other loops (uvloop reads into
-        # one buffer it reuses) have no such attribute and need none.
-        if hasattr(transport, "max_size"):
-            transport.max_size = READ_LIMIT
+        # server (bench/README.md). 64 KiB stays on the heap.
+        tornadointernals.set_read_size(transport, READ_LIMIT)

@@ -30,6 +30,8 @@
  *             after every (re)connection, once the server said what it
  *             recovered
  *   message   (data) a message from conn.send / broadcast / publish_all
+ *   publication (channel, data, publication) every channel publication,
+ *             also of channels the server subscribed the connection to
  *   resumed   the same server connection continues; nothing was lost
  *   restored  another server process took over; channels and their
  *             missed publications are back ({lost: [channels]})
@@ -95,6 +97,10 @@
     this.transport = null;
     this.sock = null;
     this._connect();
+    // A page that goes away takes its state with it: say goodbye, so the
+    // server does not keep the session for a client that cannot resume.
+    var self = this;
+    if (root.addEventListener) root.addEventListener('pagehide', function () { self.close(); });
   }
   SockJSTornado.prototype = Object.create(Emitter.prototype);
   SockJSTornado.prototype.constructor = SockJSTornado;
@@ -147,6 +153,7 @@
       self.count++;
       if (kind === 'pub') {
         if (data.o !== undefined) self.positions[data.c] = [data.e, data.o];
+        self.emit('publication', data.c, data.d, data);
         var handlers = (self._subs[data.c] || []).slice();
         for (var i = 0; i < handlers.length; i++) {
           try { handlers[i](data.d, data); } catch (err) { setTimeout(function () { throw err; }); }

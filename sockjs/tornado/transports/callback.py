@@ -15,8 +15,7 @@ class CallbackMixin:
     callback = ""
 
     def check_request(self) -> bool:
-        # strip=False: a blank callback is invalid, not missing.
-        callback = self.get_query_argument("c", None, strip=False)  # type: ignore[attr-defined]
+        callback = self.get_query_argument("c")  # type: ignore[attr-defined]
         if not callback:
             self.send_error_text(500, '"callback" parameter required')  # type: ignore[attr-defined]
             return False

@@ -21,5 +21,7 @@ class EventSourceTransport(StreamingTransportBase):
     def wrap_frame(self, frame: str) -> bytes:
         return ("data: " + frame + "\r\n\r\n").encode("utf-8")
 
-    async def get(self, session_id: str) -> None:
-        await self.serve(session_id)
+    methods = ("GET", "OPTIONS")
+
+    def get(self, session_id: str) -> None:
+        self.serve(session_id)

@@ -43,5 +43,7 @@ class HtmlFileTransport(CallbackMixin, StreamingTransportBase):
         encoded = proto.encode_message(frame).replace("<", "\\u003c")
         return ("<script>\np(%s);\n</script>\r\n" % encoded).encode("utf-8")
 
-    async def get(self, session_id: str) -> None:
-        await self.serve(session_id)
+    methods = ("GET", "OPTIONS")
+
+    def get(self, session_id: str) -> None:
+        self.serve(session_id)

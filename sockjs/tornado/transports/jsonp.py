@@ -20,13 +20,15 @@ class JSONPTransport(CallbackMixin, PollingTransportBase):
 
     def set_transport_headers(self) -> None:
         super().set_transport_headers()
-        self._headers["X-Content-Type-Options"] = "nosniff"
+        self.headers["X-Content-Type-Options"] = "nosniff"
 
     def wrap_frame(self, frame: str) -> bytes:
         return ("/**/%s(%s);\r\n" % (self.callback, proto.encode_message(frame))).encode("utf-8")
 
-    async def get(self, session_id: str) -> None:
-        await self.serve(session_id)
+    methods = ("GET", "OPTIONS")
+
+    def get(self, session_id: str) -> None:
+        self.serve(session_id)
 
 
 class JSONPSendHandler(SendHandlerBase):
@@ -43,5 +45,5 @@ class JSONPSendHandler(SendHandlerBase):
         return body
 
     def answer_success(self) -> None:
-        self._headers["Content-Type"] = "text/plain; charset=UTF-8"
-        self.finish(b"ok")
+        self.headers["Content-Type"] = "text/plain; charset=UTF-8"
+        self.reply(b"ok")

@@ -4,11 +4,11 @@ One request is one receiver: it attaches to the session named in the URL
 (opening it if new), takes frames, and detaches when its response ends. A
 client that drops the request mid-way closes the session with 1002.
 """
-import asyncio
-from typing import Any, Optional
+from typing import Optional
 
 from sockjs.tornado.basehandler import PreflightHandler
-from sockjs.tornado.session import Broadcast, Session
+from sockjs.tornado.receiver import Broadcast
+from sockjs.tornado.session import Session
 from sockjs.tornado.transports.base import BaseTransportMixin
 
 __all__ = ["PollingTransportBase"]
@@ -22,11 +22,8 @@ class PollingTransportBase(PreflightHandler, BaseTransportMixin):
     content_type = "application/javascript; charset=UTF-8"
     #: Whether the answer carries CORS headers (the XHR transports).
     cors = True
-
-    def initialize(self, server: Any) -> None:
-        super().initialize(server)
-        self.session: Optional[Session] = None
-        self._done: Optional["asyncio.Future[None]"] = None
+    session: Optional[Session] = None
+    _counted = False
 
     # -- subclass surface ---------------------------------------------------
 
@@ -45,15 +42,15 @@ class PollingTransportBase(PreflightHandler, BaseTransportMixin):
     # -- serving --------------------------------------------------------------
 
     def set_transport_headers(self) -> None:
-        self._headers["Content-Type"] = self.content_type
+        self.headers["Content-Type"] = self.content_type
         self.handle_session_cookie()
         self.disable_cache()
         if self.cors:
             self.handle_origin()
 
-    async def serve(self, session_id: str) -> None:
-        """Attach this request to session ``session_id`` and wait until
-        the response ends."""
+    def serve(self, session_id: str) -> None:
+        """Attach this request to session ``session_id``; the answer comes
+        when the session has a frame for it."""
         if not self.origin_allowed():
             return self.send_error_text(403, "Origin not allowed")
         if not self.check_request():
@@ -66,53 +63,34 @@ class PollingTransportBase(PreflightHandler, BaseTransportMixin):
                 return self.send_error_text(503, "Server shutting down")
             session = server.create_session(session_id)
         self.start_response()
-        self._done = asyncio.get_running_loop().create_future()
+        if self.finished:
+            return  # the client left during the prelude
         self.session = session
         if session.set_handler(self, self.get_conn_info, self.request.remote_ip):
-            self.server.stats.on_conn_opened()
-            if self._finished:
-                # Answered at once (on_finish already ran): over already.
-                self.server.stats.on_conn_closed()
+            server.stats.on_conn_opened()
+            if self.finished:
+                # Answered at once: over already.
+                server.stats.on_conn_closed()
             else:
                 self._counted = True
-        if not self._done.done() and self._stream_closed():
-            # The client left before this coroutine ran: Tornado starts the
-            # handler as a task, and the close callback that fired in between
-            # found no session attached. Without this the poll would hang
-            # on a dead socket until the next heartbeat.
-            self.on_connection_close()
-        if not self._done.done():
-            await self._done
-
-    def _stream_closed(self) -> bool:
-        stream = getattr(self.request.connection, "stream", None)
-        return stream is not None and stream.closed()
-
-    def _end(self) -> None:
-        if self._done is not None and not self._done.done():
-            self._done.set_result(None)
+        if not self.finished:
+            self.watch_close()
 
     def _detach(self) -> None:
         session = self.session
         if session is not None and session.handler is self:
             session.remove_handler(self)
 
-    _counted = False
-
-    def on_finish(self) -> None:
+    def _uncount(self) -> None:
         if self._counted:
             self._counted = False
             self.server.stats.on_conn_closed()
-        self._end()
 
-    def on_connection_close(self) -> None:
+    def on_gone(self) -> None:
         session = self.session
         if session is not None and session.handler is self:
             session.handler_lost(self)
-        if self._counted:
-            self._counted = False
-            self.server.stats.on_conn_closed()
-        self._end()
+        self._uncount()
 
     # -- receiver -------------------------------------------------------------
 
@@ -123,14 +101,14 @@ class PollingTransportBase(PreflightHandler, BaseTransportMixin):
     def send_final(self, frame: str) -> None:
         data = self._final_bytes(frame)
         if data is not None:
-            self.finish(data)
-            self._end()
+            self.reply(data)
+            self._uncount()
 
     def _final_bytes(self, frame: str) -> Optional[bytes]:
         """Detach from the session; the bytes of a last ``frame``, or
         ``None`` when the response already ended."""
         self._detach()
-        if self._finished:
+        if self.finished:
             return None
         data = self.wrap_frame(frame)
         self.server.stats.on_bytes_sent(len(data))

@@ -1,9 +1,11 @@
 """``P/websocket``: a plain websocket with no SockJS framing:
 text in, text out, unchanged; the application's close becomes a websocket
 close frame with its code and reason."""
-from typing import Any, List, Optional
+from typing import List, Optional
 
+from sockjs.tornado.connectioninfo import ConnectionInfo
 from sockjs.tornado.proto import utf8_len
+from sockjs.tornado.service import Service
 from sockjs.tornado.session import Broadcast, RawSession
 from sockjs.tornado.websocket import SockJSWebSocketHandler, WebSocketConnection, WebSocketLiveness
 
@@ -13,7 +15,7 @@ __all__ = ["RawWebSocketTransport", "RawWebSocketReceiver"]
 class RawWebSocketReceiver(WebSocketLiveness):
     """Connects a :class:`RawSession` to its websocket."""
 
-    def __init__(self, server: Any, info: Any) -> None:
+    def __init__(self, server: Service, info: ConnectionInfo) -> None:
         self.server = server
         self._info = info
         self.session: Optional[RawSession] = None
@@ -23,7 +25,7 @@ class RawWebSocketReceiver(WebSocketLiveness):
 
     def on_ws_open(self, conn: WebSocketConnection) -> None:
         self.conn = conn
-        session = RawSession(self.server.get_connection_class(), self.server)
+        session = self.server.make_raw_session()
         session.on_idle = conn.resume_reading
         self.session = session
         # Registered so that router.shutdown() reaches it too.

@@ -5,56 +5,30 @@ one gets 413 before it is buffered. When an async ``on_message`` is still
 running, the answer waits for it, so a client that sends faster than the
 application handles is slowed down instead of buffered without bound.
 """
-from typing import Any, List, Optional
-
-from tornado import web
+from typing import Any, Optional
 
 from sockjs.tornado import proto
 from sockjs.tornado.basehandler import PreflightHandler
+from sockjs.tornado.httpexchange import Endpoint
 
-__all__ = ["SendHandlerBase"]
+__all__ = ["SendHandlerBase", "form_field"]
 
 
-@web.stream_request_body
 class SendHandlerBase(PreflightHandler):
     """Decode the client's messages and hand them to the session."""
 
     name = "send"
+    methods = ("POST", "OPTIONS")
 
-    def prepare(self) -> None:
-        self._chunks: List[bytes] = []
-        self._size = 0
-        self._too_big = False
+    def __init__(self, endpoint: Endpoint, connection: Any) -> None:
+        super().__init__(endpoint, connection)
+        self.max_body_size = self.server.settings["max_message_size"]
+
+    def on_headers(self) -> None:
         if self.request.method != "OPTIONS" and not self.origin_allowed():
             # Refused before a byte of the body is read.
-            self._too_big = True
+            self.headers["Connection"] = "close"
             self.send_error_text(403, "Origin not allowed")
-            return
-        limit = self.server.settings["max_message_size"]
-        length = self.request.headers.get("Content-Length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            self._refuse_size()
-            return
-        # Tornado's own ceiling, as a second line for chunked bodies.
-        connection: Any = self.request.connection
-        connection.set_max_body_size(limit + 65536)
-
-    def _refuse_size(self) -> None:
-        self._too_big = True
-        self.set_status(413)
-        self._headers["Content-Type"] = "text/plain; charset=UTF-8"
-        self._headers["Connection"] = "close"
-        self.finish("Payload too large.")
-
-    def data_received(self, chunk: bytes) -> None:
-        if self._too_big:
-            return
-        self._size += len(chunk)
-        if self._size > self.server.settings["max_message_size"]:
-            self._chunks = []
-            self._refuse_size()
-            return
-        self._chunks.append(chunk)
 
     def extract_payload(self, body: bytes) -> Any:
         """The JSON text inside the body."""
@@ -63,17 +37,14 @@ class SendHandlerBase(PreflightHandler):
     def answer_success(self) -> None:
         raise NotImplementedError()
 
-    async def post(self, session_id: str) -> None:
-        if self._finished:
-            return
+    def post(self, session_id: str) -> Any:
         session = self.server.get_session(session_id)
         if session is None or not session.verify_ip(self.request.remote_ip or ""):
             return self.send_error_text(404, "Session not found.")
         self.handle_session_cookie()
         self.disable_cache()
         self.handle_origin()
-        body = b"".join(self._chunks)
-        self._chunks = []
+        body = self.body
         self.server.stats.on_bytes_recv(len(body))
         try:
             messages = proto.decode_messages(self.extract_payload(body))
@@ -81,15 +52,15 @@ class SendHandlerBase(PreflightHandler):
             return self.send_error_text(500, str(e))
         session.on_messages(messages)
         if session.busy:
-            await session.wait_idle()
-        if not self._finished:
-            self.answer_success()
+            self.watch_close()
+            return self._answer_when_idle(session)
+        self.answer_success()
+        return None
 
-    def on_connection_close(self) -> None:
-        self._chunks = []
-        # Ends the wait for the rest of the body (else the request would
-        # hang for ever, holding this handler).
-        super().on_connection_close()
+    async def _answer_when_idle(self, session: Any) -> None:
+        await session.wait_idle()
+        if not self.finished:
+            self.answer_success()
 
 
 def form_field(body: bytes, name: str) -> Optional[bytes]:

@@ -1,10 +1,12 @@
-"""Base of the streaming transports: each frame is its own flushed chunk;
-the response ends after the frame that takes it past ``response_limit``
-(the prelude not counted), and the client reconnects for more."""
+"""Base of the streaming transports: each frame is its own chunk, written
+straight to the connection; the response ends after the frame that takes
+it past ``response_limit`` (the prelude not counted), and the client
+reconnects for more."""
 import asyncio
 from typing import Any, Optional
 
-from sockjs.tornado.session import Broadcast
+from sockjs.tornado import tornadointernals
+from sockjs.tornado.receiver import Broadcast
 from sockjs.tornado.transports.pollingbase import PollingTransportBase
 
 __all__ = ["StreamingTransportBase"]
@@ -15,11 +17,8 @@ class StreamingTransportBase(PollingTransportBase):
     written the receiver is not ``ready``; the session keeps queueing, and
     everything queued meanwhile leaves in one frame once it is."""
 
-    def initialize(self, server: Any) -> None:
-        super().initialize(server)
-        self.amount_limit = server.settings["response_limit"]
-        self._sent = 0
-        self.ready = True
+    ready = True
+    _sent = 0
 
     def prelude(self) -> bytes:
         """What is sent before the first frame."""
@@ -29,58 +28,53 @@ class StreamingTransportBase(PollingTransportBase):
         if self.request.version == "HTTP/1.0":
             # No chunking in HTTP/1.0: the end of the body is the end of the
             # connection, whatever keep-alive the client asked for.
-            self._headers["Connection"] = "close"
+            self.headers["Connection"] = "close"
         if self.server.settings["disable_nagle"]:
-            stream = getattr(self.request.connection, "stream", None)
-            if stream is not None:
-                stream.set_nodelay(True)
-        prelude = self.prelude()
-        if prelude:
-            self.write(prelude)
-        self._flush()
+            tornadointernals.set_nodelay(self.connection)
+        self._pending(self.start_stream(self.prelude()))
 
-    def _flush(self) -> None:
-        self.ready = False
-        self.flush().add_done_callback(self._flushed)
+    def _pending(self, fut: "Optional[asyncio.Future[None]]") -> None:
+        # Not ready until the loop's next turn even when the write went out
+        # at once: what the application sends meanwhile leaves together,
+        # in one frame.
+        if fut is not None:
+            self.ready = False
+            fut.add_done_callback(self._flushed)
 
-    def _flushed(self, fut: "asyncio.Future[None]") -> None:
-        if not fut.cancelled() and fut.exception() is not None:
-            return  # the client went away; on_connection_close handles it
-        self.ready = True
-        session = self.session
-        if session is not None and session.handler is self:
-            session.flush()
+    def _flushed(self, fut: "asyncio.Future[Any]") -> None:
+        if fut.cancelled() or fut.exception() is not None:
+            return  # the client went away; on_gone handles it
+        if not self.ready:
+            self.ready = True
+            session = self.session
+            if session is not None and session.handler is self:
+                session.flush()
 
     def send_frame(self, frame: str, shared: Optional[Broadcast] = None) -> None:
-        if self._finished:
+        if self.finished:
             return
-        data = self.wrap_frame(frame)
+        if shared is not None:
+            # A broadcast: wrapped once for every stream of this transport.
+            data = shared.cache.get(self.name)
+            if data is None:
+                data = shared.cache[self.name] = self.wrap_frame(frame)
+        else:
+            data = self.wrap_frame(frame)
         self.server.stats.on_bytes_sent(len(data))
         self._sent += len(data)
-        if self._sent >= self.amount_limit:
-            self.write(data)
+        fut = self.send_chunk(data)
+        if self._sent >= self.server.settings["response_limit"]:
             self._detach()
             self._finish_stream()
-        elif self._headers_written and not self._transforms and not self._write_buffer:
-            # The common case, straight to the connection: RequestHandler's
-            # write + flush would only copy the bytes into a list, join it
-            # and walk an empty transform list (bench/README.md).
-            self.ready = False
-            self.request.connection.write(data).add_done_callback(self._flushed)  # type: ignore[union-attr]
         else:
-            self.write(data)
-            self._flush()
+            self._pending(fut)
 
     def send_final(self, frame: str) -> None:
         data = self._final_bytes(frame)
         if data is not None:
-            self.write(data)
+            self.send_chunk(data)
             self._finish_stream()
 
     def _finish_stream(self) -> None:
-        fut = self.finish()
-        if self.request.version == "HTTP/1.0":
-            connection: Any = self.request.connection
-            fut.add_done_callback(lambda f: connection.close())
-        self._end()
-
+        self.end_stream(close=self.request.version == "HTTP/1.0")
+        self._uncount()

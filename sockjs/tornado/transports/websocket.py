@@ -5,6 +5,7 @@ whatever its session id, and lives exactly as long as the connection."""
 from typing import Any, List, Optional
 
 from sockjs.tornado import proto
+from sockjs.tornado.service import Service
 from sockjs.tornado.session import Broadcast, ConnectionInfo, Session
 from sockjs.tornado.transports.base import BaseTransportMixin
 from sockjs.tornado.websocket import SockJSWebSocketHandler, WebSocketConnection, WebSocketLiveness
@@ -17,7 +18,7 @@ class WebSocketReceiver(WebSocketLiveness, BaseTransportMixin):
 
     name = "websocket"
 
-    def __init__(self, server: Any, info: ConnectionInfo) -> None:
+    def __init__(self, server: Service, info: ConnectionInfo) -> None:
         self.server = server
         self._info = info
         self.session: Optional[Session] = None

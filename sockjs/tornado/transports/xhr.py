@@ -16,8 +16,10 @@ class XhrPollingTransport(PollingTransportBase):
     def wrap_frame(self, frame: str) -> bytes:
         return (frame + "\n").encode("utf-8")
 
-    async def post(self, session_id: str) -> None:
-        await self.serve(session_id)
+    methods = ("POST", "OPTIONS")
+
+    def post(self, session_id: str) -> None:
+        self.serve(session_id)
 
 
 class XhrSendHandler(SendHandlerBase):
@@ -30,11 +32,7 @@ class XhrSendHandler(SendHandlerBase):
         return body
 
     def answer_success(self) -> None:
-        self.set_status(204)
-        self._headers["Content-Type"] = "text/plain; charset=UTF-8"
-        self.finish()
-
-    def _clear_representation_headers(self) -> None:
-        # Tornado drops Content-Type from 204 answers; xhr_send must keep
-        # it (Firefox otherwise parses the empty body as XML and warns).
-        pass
+        # Content-Type even on a 204: Firefox otherwise parses the empty
+        # body as XML and warns.
+        self.headers["Content-Type"] = "text/plain; charset=UTF-8"
+        self.reply(b"", 204)

@@ -20,5 +20,7 @@ class XhrStreamingTransport(StreamingTransportBase):
     def wrap_frame(self, frame: str) -> bytes:
         return (frame + "\n").encode("utf-8")
 
-    async def post(self, session_id: str) -> None:
-        await self.serve(session_id)
+    methods = ("POST", "OPTIONS")
+
+    def post(self, session_id: str) -> None:
+        self.serve(session_id)
