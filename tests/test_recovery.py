@@ -269,3 +269,23 @@ def test_client_controls_subscribe_presence_history(make_server: Any) -> None:
     a.send('{"$sockjs":"sub","c":"room","id":6,"since":["%s",2]}' % epoch)
     assert [m["d"] for m in a.messages(2)] == ["r3", "r4"]
     a.ws.close()
+
+
+def test_presence_events_tell_subscribers_who_came_and_went(make_server: Any) -> None:
+    srv = make_server(router_app(RecConn, "/rec", dict(SETTINGS, presence_events=True)))
+    a, b = WS(srv), WS(srv)
+    a.send("sub:room")
+    own, ack = a.messages(2)  # its own join comes first (it is subscribed by then)
+    assert ack == "subscribed:room" and own["d"]["$sockjs"] == "join"
+    b.send("sub:room")
+    b.messages(2)
+    joined = a.messages(1)[0]
+    assert joined["d"]["id"] != own["d"]["id"]
+    assert joined["$sockjs"] == "pub" and joined["c"] == "room"
+    assert joined["d"]["$sockjs"] == "join" and joined["d"]["info"] == {"ip": "127.0.0.1"}
+    b.send('{"$sockjs":"bye"}')
+    b.ws.close()
+    left = a.messages(1)[0]["d"]
+    assert left["$sockjs"] == "leave" and left["id"] == joined["d"]["id"]
+    assert list(srv.run(router_of(srv).presence("room"))) == [own["d"]["id"]]
+    a.ws.close()

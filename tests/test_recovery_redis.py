@@ -181,3 +181,29 @@ def test_a_client_whose_process_died_is_restored_by_another(redis_url: str, make
         assert recv(ws2, 1)[0]["d"] == "p7"
     finally:
         ws2.close()
+
+
+def test_a_client_of_a_process_shut_down_for_a_deploy_is_restored_by_another(
+        redis_url: str, make_server: Any) -> None:
+    Conn.conns.clear()
+    a = make_server(router_app(Conn, "/rec", settings(redis_url)))
+    b = make_server(router_app(Conn, "/rec", settings(redis_url)))
+    wait_broker(a, b)
+    ws = connect(a, "?_r=")
+    welcome = recv(ws, 1)[0]
+    ws.send(json.dumps(["sub:news", 'data:{"n": 2}']))
+    assert recv(ws, 2) == ["subscribed:news", "saved"]
+    time.sleep(0.2)
+    a.run(router_of(a).shutdown(timeout=1))
+    # The client is told 1001 (it reconnects: not a close by the application).
+    assert json.loads(ws.recv()[1:]) == [1001, "Server shutting down"]
+    ws.close()
+    b.call(router_of(b).publish, "news", "during")
+    ws2 = connect(b, "?_r=%s&_p=2" % welcome["t"])
+    try:
+        got = recv(ws2, 2)
+        assert got[0]["r"] == "restored" and got[1]["d"] == "during"
+        wait_for(lambda: len(Conn.conns) == 2)
+        assert Conn.conns[-1].data == {"n": 2}
+    finally:
+        ws2.close()

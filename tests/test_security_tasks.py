@@ -110,3 +110,23 @@ def test_group_wait_cancels_what_outlives_the_deadline(caplog):
     caplog.set_level(logging.WARNING, "sockjs.tornado")
     assert asyncio.run(main()) == (1, 0)
     assert "sleeper" in caplog.records[-1].getMessage()
+
+
+def test_library_starts_tasks_only_through_its_groups():
+    """Every task the package starts goes through sockjs.tornado.tasks
+    (kept until done, failure logged): no bare ensure_future/create_task."""
+    import os
+    import re
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sockjs")
+    bare = re.compile(r"\b(ensure_future|create_task|Task)\(")
+    found = []
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            if not name.endswith(".py") or path.endswith(os.path.join("tornado", "tasks.py")):
+                continue
+            with open(path, encoding="utf-8") as f:
+                for n, line in enumerate(f, 1):
+                    if bare.search(line.split("#", 1)[0]):
+                        found.append("%s:%d: %s" % (os.path.relpath(path, root), n, line.strip()))
+    assert not found, "\n".join(found)

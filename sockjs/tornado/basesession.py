@@ -63,6 +63,12 @@ class BaseSession:
     #: raw websocket has no framing for it).
     recoverable = False
 
+    # Slots: a server holds tens of thousands of sessions. ``__dict__``
+    # stays for attributes applications and subclasses add.
+    __slots__ = ("server", "stats", "state", "conn_info", "close_reason", "transport_name", "_inbox",
+                 "_idle_waiters", "_close_pending", "_on_close_task", "_threadsafe", "_loop", "conn",
+                 "_sweep_slot", "_sweep_schedule", "__dict__", "__weakref__")
+
     def __init__(self, conn: "Type[SockJSConnection]", server: "SockJSRouter") -> None:
         self.server = server
         self.stats = server.stats
@@ -155,7 +161,8 @@ class BaseSession:
                 return
             if outcome != "new":
                 self._inbox = deque()
-                asyncio.ensure_future(self._run_open(self._open_after(outcome, info)))
+                spawn(self.server, self._run_open(self._open_after(outcome, info)),
+                      "on_open of %s" % type(self.conn).__name__)
                 return
         try:
             result = self.conn.on_open(info)
@@ -181,7 +188,7 @@ class BaseSession:
     def _call_hook(self, result: Any) -> None:
         if inspect.isawaitable(result):
             self._inbox = deque()
-            asyncio.ensure_future(self._run_open(result))
+            spawn(self.server, self._run_open(result), "on_resume of %s" % type(self.conn).__name__)
 
     async def _run_open(self, awaitable: Any) -> None:
         try:

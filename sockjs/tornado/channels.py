@@ -80,6 +80,7 @@ class Channels:
         self.presence: Optional[PresenceStore] = None
         if settings["presence"]:
             self.presence = broker.presence_store(settings["presence_ttl"]) or MemoryPresence()
+        self._presence_events = bool(settings["presence"] and settings["presence_events"])
 
     def start(self) -> None:
         """Start the broker (once; needs the running loop)."""
@@ -103,6 +104,8 @@ class Channels:
         if self.presence is not None:
             conn = session.conn
             self.presence.join(channel, conn.client_id, conn.presence_info)
+            if self._presence_events:
+                self._announce("join", channel, conn)
         if session.recovery is not None:
             session.recovery.subscribed_at[channel] = time.time()
             session.state_changed()
@@ -113,6 +116,8 @@ class Channels:
         if members is not None:
             if session in members and self.presence is not None:
                 self.presence.leave(channel, session.conn.client_id)
+                if self._presence_events:
+                    self._announce("leave", channel, session.conn)
             members.discard(session)
             if not members:
                 del self._members[channel]
@@ -128,9 +133,13 @@ class Channels:
     def forget(self, session: Any) -> None:
         """Remove ``session`` from every channel (it closed)."""
         for channel in self._of_session.pop(session, ()):
+            members = self._members.get(channel)
             if self.presence is not None:
                 self.presence.leave(channel, session.conn.client_id)
-            members = self._members.get(channel)
+                if self._presence_events:
+                    if members is not None:
+                        members.discard(session)
+                    self._announce("leave", channel, session.conn)
             if members is not None:
                 members.discard(session)
                 if not members:
@@ -161,6 +170,13 @@ class Channels:
     def names(self) -> FrozenSet[str]:
         """Channels with at least one subscriber in this process."""
         return frozenset(self._members)
+
+    def _announce(self, kind: str, channel: str, conn: Any) -> None:
+        # Join and leave events: to every subscriber in every process, not
+        # kept in history (presence itself is the lasting record).
+        event = {"$sockjs": kind, "c": channel, "id": conn.client_id, "info": conn.presence_info}
+        self.deliver(channel, event)
+        self.broker.publish(channel, event)
 
     # -- publishing -------------------------------------------------------
 

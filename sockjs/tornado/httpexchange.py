@@ -28,6 +28,7 @@ from tornado.http1connection import HTTP1Connection
 from tornado.log import access_log, app_log
 
 from sockjs.tornado import tornadointernals
+from sockjs.tornado.tasks import spawn
 
 __all__ = ["Endpoint", "HTTPExchange", "ACCESS_LOG_FORMAT"]
 
@@ -195,7 +196,10 @@ class HTTPExchange(httputil.HTTPMessageDelegate):
             self._fail()
             return
         if result is not None:
-            task = asyncio.ensure_future(result)
+            # Kept by the router until done (shutdown waits for it); its
+            # failure is answered and logged by _handler_done.
+            task = spawn(self.server, result, "%s %s" % (self.request.method, self.request.path),
+                         log_failure=False)
             task.add_done_callback(self._handler_done)
 
     def on_connection_close(self) -> None:

@@ -63,6 +63,8 @@ import uuid
 from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Tuple
 
+from sockjs.tornado.tasks import spawn
+
 if TYPE_CHECKING:  # pragma: no cover
     from sockjs.tornado.router import SockJSRouter
 
@@ -386,7 +388,7 @@ class Recovery:
             self._reply(session, rid, False, error="forbidden")
             return
         if kind == "sub":
-            asyncio.ensure_future(self._subscribe(session, rid, channel, req.get("since")))
+            spawn(self.router, self._subscribe(session, rid, channel, req.get("since")), "recovery subscribe")
         elif kind == "pub":
             if not conn.can_publish(channel, req.get("d")):
                 self._reply(session, rid, False, error="forbidden")
@@ -394,12 +396,14 @@ class Recovery:
             self.router.publish(channel, req.get("d"))
             self._reply(session, rid, True)
         elif kind == "presence":
-            asyncio.ensure_future(self._ask(session, rid, self.router.presence(channel), lambda m: m))
+            spawn(self.router, self._ask(session, rid, self.router.presence(channel), lambda m: m),
+                  "recovery presence")
         elif kind == "history":
-            asyncio.ensure_future(self._ask(
+            spawn(self.router, self._ask(
                 session, rid, self.router.history(channel, limit=req.get("limit")),
                 lambda p: {"e": p.epoch, "o": p.offset,
-                           "pubs": [{"o": x.offset, "d": x.data, "t": x.time} for x in p.publications]}))
+                           "pubs": [{"o": x.offset, "d": x.data, "t": x.time} for x in p.publications]}),
+                "recovery history")
         else:
             self._reply(session, rid, False, error="unknown request")
 

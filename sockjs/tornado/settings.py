@@ -92,6 +92,9 @@ DEFAULT_SETTINGS: Dict[str, Any] = {
     "presence": False,
     # Seconds within which a dead process's presence entries disappear.
     "presence_ttl": 15,
+    # Publish {"$sockjs": "join"|"leave", "c", "id", "info"} to a channel's
+    # subscribers when one subscribes or leaves (needs presence).
+    "presence_events": False,
     # Connection state recovery for clients that ask for it (the shipped
     # browser client).
     "recovery": False,
@@ -228,6 +231,7 @@ _CHECKS: Dict[str, Callable[[str, Any], None]] = {
     "history_ttl": _positive_number,
     "presence": _bool,
     "presence_ttl": _positive_number,
+    "presence_events": _bool,
     "recovery": _bool,
     "recovery_window": _positive_number,
     "recovery_buffer": _positive_int,

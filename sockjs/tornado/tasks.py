@@ -11,7 +11,7 @@ lets shutdown wait for what is still running.
 import asyncio
 import logging
 import time
-from typing import Any, Coroutine, Dict, List
+from typing import Any, Awaitable, Dict, List, Set
 
 __all__ = ["TaskGroup", "DEFAULT_GROUP", "spawn"]
 
@@ -21,23 +21,31 @@ log = logging.getLogger("sockjs.tornado")
 class TaskGroup:
     """The running tasks of one owner (a router)."""
 
-    __slots__ = ("_tasks",)
+    __slots__ = ("_tasks", "_quiet")
 
     def __init__(self) -> None:
         #: task -> what it does, for the log line of a failure.
-        self._tasks: Dict["asyncio.Task[Any]", str] = {}
+        self._tasks: Dict["asyncio.Future[Any]", str] = {}
+        #: Tasks whose failure their starter handles itself.
+        self._quiet: Set["asyncio.Future[Any]"] = set()
 
-    def spawn(self, coro: "Coroutine[Any, Any, Any]", what: str) -> "asyncio.Task[Any]":
+    def spawn(self, coro: "Awaitable[Any]", what: str, log_failure: bool = True) -> "asyncio.Future[Any]":
         """Start ``coro`` as a task on the running loop and keep it until it
         ends; an exception it ends with is logged (ERROR, with traceback)
-        under ``what``."""
-        task = asyncio.get_running_loop().create_task(coro)
+        under ``what``, unless ``log_failure`` is False (the caller looks
+        at the task's result itself)."""
+        task = asyncio.ensure_future(coro)
         self._tasks[task] = what
+        if not log_failure:
+            self._quiet.add(task)
         task.add_done_callback(self._done)
         return task
 
-    def _done(self, task: "asyncio.Task[Any]") -> None:
+    def _done(self, task: "asyncio.Future[Any]") -> None:
         what = self._tasks.pop(task, "task")
+        if task in self._quiet:
+            self._quiet.discard(task)
+            return
         if task.cancelled():
             return
         exc = task.exception()  # retrieved: asyncio will not report it again
@@ -60,7 +68,7 @@ class TaskGroup:
             await asyncio.wait(list(self._tasks), timeout=remaining)
         cancelled = 0
         for _ in range(2):
-            left: List["asyncio.Task[Any]"] = list(self._tasks)
+            left: List["asyncio.Future[Any]"] = list(self._tasks)
             if not left:
                 break
             log.warning("%d task(s) still running at shutdown cancelled: %s", len(left),
@@ -72,7 +80,7 @@ class TaskGroup:
             await asyncio.wait(left, timeout=1.0)
         return cancelled
 
-    def tasks(self) -> "List[asyncio.Task[Any]]":
+    def tasks(self) -> "List[asyncio.Future[Any]]":
         """The tasks still running (a copy)."""
         return list(self._tasks)
 
@@ -82,10 +90,10 @@ class TaskGroup:
 DEFAULT_GROUP = TaskGroup()
 
 
-def spawn(owner: Any, coro: "Coroutine[Any, Any, Any]", what: str) -> "asyncio.Task[Any]":
+def spawn(owner: Any, coro: "Awaitable[Any]", what: str, log_failure: bool = True) -> "asyncio.Future[Any]":
     """:meth:`TaskGroup.spawn` on ``owner.tasks`` (a router's group), or on
     :data:`DEFAULT_GROUP` when ``owner`` has none."""
     group = getattr(owner, "tasks", None)
     if not isinstance(group, TaskGroup):
         group = DEFAULT_GROUP
-    return group.spawn(coro, what)
+    return group.spawn(coro, what, log_failure)

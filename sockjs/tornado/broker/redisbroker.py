@@ -47,6 +47,7 @@ from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Tuple
 
 from sockjs.tornado.broker.base import Broker, Deliver
+from sockjs.tornado.tasks import spawn
 
 if TYPE_CHECKING:  # pragma: no cover
     from sockjs.tornado.broker.redisstate import RedisHistory, RedisPresence, RedisState
@@ -103,7 +104,7 @@ class RedisBroker(Broker):
         self._script_sha: Optional[str] = None
         self._last_seen: "OrderedDict[str, int]" = OrderedDict()
         self._wakeup: Optional[asyncio.Event] = None
-        self._tasks: Tuple["asyncio.Task[None]", ...] = ()
+        self._tasks: Tuple["asyncio.Future[Any]", ...] = ()
         self._writer_up = False
         self._reader_up = False
         self._outage_since: Optional[float] = None
@@ -126,8 +127,8 @@ class RedisBroker(Broker):
         kwargs.update(self._client_kwargs)
         self._client = aioredis.Redis.from_url(self.url, **kwargs)
         self._wakeup = asyncio.Event()
-        self._tasks = (asyncio.ensure_future(self._run_reader()),
-                       asyncio.ensure_future(self._run_writer()))
+        self._tasks = (spawn(None, self._run_reader(), "redis broker reader"),
+                       spawn(None, self._run_writer(), "redis broker writer"))
         if self._state is not None:
             self._state.start()
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Tuple
 
 from sockjs.tornado.history import HistoryPage, HistoryStore, Publication, new_epoch, page
 from sockjs.tornado.presence import PresenceStore
+from sockjs.tornado.tasks import spawn
 
 if TYPE_CHECKING:  # pragma: no cover
     from sockjs.tornado.broker.redisbroker import RedisBroker
@@ -82,8 +83,8 @@ class RedisState:
         self.ns = broker.namespace
         self._writes: Deque[Tuple[Any, ...]] = Deque()
         self._wakeup: Optional[asyncio.Event] = None
-        self._task: "Optional[asyncio.Task[None]]" = None
-        self._alive_task: "Optional[asyncio.Task[None]]" = None
+        self._task: "Optional[asyncio.Future[Any]]" = None
+        self._alive_task: "Optional[asyncio.Future[Any]]" = None
         self._alive_ttl: Optional[float] = None
         self._warned = False
 
@@ -95,15 +96,15 @@ class RedisState:
         """Start the writer (and the liveness refresher, if presence is on);
         called by the broker's start."""
         self._wakeup = asyncio.Event()
-        self._task = asyncio.ensure_future(self._run_writer())
+        self._task = spawn(None, self._run_writer(), "redis state writer")
         if self._alive_ttl is not None and self._alive_task is None:
-            self._alive_task = asyncio.ensure_future(self._run_alive())
+            self._alive_task = spawn(None, self._run_alive(), "redis liveness refresher")
 
     def keep_alive(self, ttl: float) -> None:
         """Refresh this process's liveness key (presence)."""
         self._alive_ttl = ttl
         if self._wakeup is not None and self._alive_task is None:
-            self._alive_task = asyncio.ensure_future(self._run_alive())
+            self._alive_task = spawn(None, self._run_alive(), "redis liveness refresher")
 
     def write(self, *command: Any) -> None:
         """Queue one Redis command; commands leave in call order."""

@@ -39,6 +39,8 @@
  *             'overflow', 'position'): a fresh connection; channels are
  *             resubscribed (with history where the server keeps it)
  *   lost      (channel) publications on channel were missed for good
+ *   join, leave (channel, client_id, info) with the server's
+ *             presence_events on: a subscriber came or went
  *   reconnecting {attempt, delay, code, reason}
  *   close     {code, reason} final: client.close() or the application
  *             closed the connection (codes 3000-4999)
@@ -153,6 +155,12 @@
       self.count++;
       if (kind === 'pub') {
         if (data.o !== undefined) self.positions[data.c] = [data.e, data.o];
+        var inner = data.d && typeof data.d === 'object' ? data.d.$sockjs : undefined;
+        if (inner === 'join' || inner === 'leave') {
+          // presence_events: someone subscribed to or left the channel
+          self.emit(inner, data.c, data.d.id, data.d.info);
+          return;
+        }
         self.emit('publication', data.c, data.d, data);
         var handlers = (self._subs[data.c] || []).slice();
         for (var i = 0; i < handlers.length; i++) {
