@@ -104,7 +104,7 @@ class WebSocketConnection(asyncio.Protocol):
     __slots__ = ("delegate", "transport", "_greeting", "_initial", "_hixie_keys", "_hixie_pending", "hixie76",
                  "_parser", "_max_write_buffer", "_closed", "_close_sent", "_reading_paused",
                  "_writing_paused", "_dropped_backlog", "_cork", "last_pong", "ping_sent_at",
-                 "on_writable", "__dict__")
+                 "on_writable", "subprotocol", "_deflater", "frame_key", "_plain", "_grace", "__dict__")
 
     def __init__(self, delegate: WebSocketDelegate, max_message_size: int,
                  max_write_buffer: int, greeting: bytes = b"", initial: bytes = b"",
