@@ -15,11 +15,18 @@
  *   xhr_poll  prefix= conns= secs=
  *   xhr_stream prefix= conns= secs= window= wspath=
  *   idle      kind=ws|poll path=|prefix= conns=   (READY, waits for stdin)
- *   churn     path= conns= secs=
+ *   churn     path= conns= secs=   (kind=poll: xhr polling sessions instead)
+ *   hold      path= conns= echo= rate= secs= hb= periods=   (N idle SockJS
+ *             websocket sessions through `periods` heartbeat periods while
+ *             `echo` sessions echo at a fixed rate: heartbeat gaps, p99)
+ * Every mode takes srcs=N: connect from 127.0.0.2 .. 127.0.0.(N+1), round
+ * robin, instead of 127.0.0.1 (one source address has ~28k ephemeral
+ * ports: 100,000 connections need several).
  * Output: one JSON object on stdout.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -60,8 +67,34 @@ static double now(void) {
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* utime + stime of a process (0: this one), in seconds, from /proc/<pid>/stat. */
+/* CPU time of a process (0: this one), in seconds: the sum over its
+ * threads of /proc/<pid>/task/<tid>/schedstat (nanoseconds; a server that
+ * gets a few percent of a loaded CPU would show a handful of 10 ms ticks
+ * in /proc/<pid>/stat), else utime + stime from /proc/<pid>/stat. */
+static double stat_cpu_secs_of(int pid);
 static double cpu_secs_of(int pid) {
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", pid ? pid : getpid());
+    DIR *d = opendir(dir);
+    if (!d) return stat_cpu_secs_of(pid);
+    double total = 0;
+    int found = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char path[400];
+        snprintf(path, sizeof path, "%s/%s/schedstat", dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        unsigned long long ns = 0;
+        if (fscanf(f, "%llu", &ns) == 1) { total += ns / 1e9; found = 1; }
+        fclose(f);
+    }
+    closedir(d);
+    return found ? total : stat_cpu_secs_of(pid);
+}
+
+static double stat_cpu_secs_of(int pid) {
     char buf[1024], path[64];
     if (pid) snprintf(path, sizeof path, "/proc/%d/stat", pid);
     else snprintf(path, sizeof path, "/proc/self/stat");
@@ -123,6 +156,9 @@ typedef struct conn {
     int inflight;
     double sent_at;
     long count;
+    /* hold: heartbeats */
+    double last_hb, max_gap;
+    int hbs;
     char sid[32];
 } conn;
 
@@ -136,9 +172,14 @@ static void die(const char *m) { perror(m); exit(2); }
 static void raise_nofile(void) {
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
+    /* As root the hard limit may be raised too (100,000 connections). */
+    struct rlimit want = {.rlim_cur = 400000, .rlim_max = 400000};
+    if (rl.rlim_max < want.rlim_max && setrlimit(RLIMIT_NOFILE, &want) == 0) return;
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
 }
+
+static int g_srcs;
 
 static void ep_mod(conn *c, int out) {
     struct epoll_event ev = {.events = EPOLLIN | (out ? EPOLLOUT : 0), .data.ptr = c};
@@ -151,6 +192,13 @@ static int open_conn(conn *c) {
     if (fd < 0) die("socket");
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (g_srcs > 0) {
+        /* The port is picked at connect(), per (source, destination). */
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        struct sockaddr_in src = {.sin_family = AF_INET, .sin_port = 0};
+        src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + c->idx % g_srcs);
+        if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0) { close(fd); return -1; }
+    }
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(g_port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS) {
@@ -347,11 +395,14 @@ static size_t http_parse(conn *c) {
 
 static void handle_read(conn *c) {
     for (;;) {
-        if (c->rcap - c->rlen < 65536) {
-            c->rcap = c->rlen + 65536 * 2;
+        /* Small at first (100,000 idle connections), doubled while full. */
+        if (c->rcap - c->rlen < 2048) {
+            c->rcap = c->rcap ? c->rcap * 2 : 4096;
+            if (c->rcap > 262144 && c->rcap < c->rlen + 65536) c->rcap = c->rlen + 65536;
             c->rbuf = realloc(c->rbuf, c->rcap);
         }
-        ssize_t r = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
+        size_t room = c->rcap - c->rlen;
+        ssize_t r = recv(c->fd, c->rbuf + c->rlen, room, 0);
         if (r == 0) { close_conn(c); return; }
         if (r < 0) {
             if (errno == EAGAIN) break;
@@ -366,7 +417,7 @@ static void handle_read(conn *c) {
             memmove(c->rbuf, c->rbuf + used, c->rlen - used);
             c->rlen -= used;
         }
-        if ((size_t)r < 65536) break;
+        if ((size_t)r < room) break;
     }
     if (c->rcap > 262144 && c->rlen < 65536) { /* shrink after a burst */
         c->rcap = 131072;
@@ -413,26 +464,32 @@ static void init_conns(int n) {
 /* Open all connections, at most `batch` handshakes pending at once, until
  * `ready(c)` holds for every one or the deadline passes. */
 typedef int (*ready_fn)(conn *c);
-static int open_all(int kind, ready_fn ready, double deadline_secs) {
+static int open_range(int kind, ready_fn ready, int lo, int hi, double deadline_secs) {
     double deadline = now() + deadline_secs;
-    int next = 0, batch = 200;
+    int next = lo, batch = 200, first = lo, before = 0;
     for (;;) {
-        int pending = 0, done = 0;
-        for (int i = 0; i < next; i++) {
+        /* Connections below `first` are ready (counted in `before`). */
+        while (first < next && ready(&g_conns[first])) { first++; before++; }
+        int pending = 0, done = before;
+        for (int i = first; i < next; i++) {
             if (ready(&g_conns[i])) done++;
             else if (g_conns[i].fd >= 0) pending++;
         }
-        if (done == g_nconns) return done;
-        while (next < g_nconns && pending < batch) {
+        if (done == hi - lo) return done;
+        while (next < hi && pending < batch) {
             g_conns[next].kind = kind;
             if (open_conn(&g_conns[next]) == 0) pending++;
             else g_errors++;
             next++;
         }
         if (now() > deadline) return done;
-        if (next == g_nconns && pending == 0) return done;
+        if (next == hi && pending == 0) return done;
         poll_once(5);
     }
+}
+
+static int open_all(int kind, ready_fn ready, double deadline_secs) {
+    return open_range(kind, ready, 0, g_nconns, deadline_secs);
 }
 
 /* ---- workloads -------------------------------------------------------------- */
@@ -583,7 +640,7 @@ static void mode_bcast(void) {
     init_conns(n);
     on_connected = connected_ws;
     on_frame = count_frame;
-    int ok = open_all(K_WS, is_open, 60);
+    int ok = open_all(K_WS, is_open, optf("open", 60));
     if (ok < n) fprintf(stderr, "only %d/%d connected\n", ok, n);
     g_receivers = ok;
     g_sender = &g_conns[0];
@@ -758,12 +815,12 @@ static void mode_idle(void) {
         g_prefix = opt("prefix", "/echo");
         on_connected = poll_connected;
         on_response = idle_poll_resp;
-        ok = open_all(K_HTTP, poll_ready, 60);
+        ok = open_all(K_HTTP, poll_ready, optf("open", 60));
     } else {
         g_sockjs = (int)optf("sockjs", 1);
         on_connected = connected_ws;
         on_frame = echo_frame;
-        ok = open_all(K_WS, is_open, 60);
+        ok = open_all(K_WS, is_open, optf("open", 60));
     }
     double t = now();
     while (now() < t + 0.3) poll_once(10);
@@ -797,24 +854,159 @@ static void churn_frame(conn *c, int op, const char *p, size_t n) {
         ws_send(c, 8, "\x03\xe8", 2);   /* close 1000; the server closes the TCP connection */
     }
 }
+static void churn_poll_resp(conn *c);
+static void churn_poll_connected(conn *c);
 static void mode_churn(void) {
     int n = (int)optf("conns", 50);
     double secs = optf("secs", 3);
+    int kind = strcmp(opt("kind", "ws"), "poll") ? K_WS : K_HTTP;
     g_sockjs = 1;
+    g_prefix = opt("prefix", "/echo");
     init_conns(n);
-    on_connected = connected_ws;
+    on_connected = kind == K_WS ? connected_ws : churn_poll_connected;
     on_frame = churn_frame;
-    for (int i = 0; i < n; i++) { g_conns[i].kind = K_WS; open_conn(&g_conns[i]); }
+    on_response = churn_poll_resp;
+    for (int i = 0; i < n; i++) { g_conns[i].kind = kind; open_conn(&g_conns[i]); }
     g_measuring = 1;
     window_start();
     while (now() < g_t0 + secs) {
         poll_once(5);
         for (int i = 0; i < n; i++)
-            if (g_conns[i].fd < 0) { g_conns[i].kind = K_WS; if (open_conn(&g_conns[i]) < 0) g_errors++; }
+            if (g_conns[i].fd < 0) { g_conns[i].kind = kind; if (open_conn(&g_conns[i]) < 0) g_errors++; }
     }
     double el, cpu = window_cpu(&el);
     printf("{\"mode\":\"churn\",\"conns\":%d,\"count\":%ld,\"rate\":%.1f,\"cpu\":%.3f,\"server_cpu\":%.3f,\"secs\":%.2f,\"errors\":%ld}\n",
            n, g_cycles, g_cycles / el, cpu, g_server_cpu, el, g_errors);
+}
+
+/* Hold: `conns` idle SockJS websocket sessions (from srcs= addresses) held
+ * through `periods` heartbeat periods of `hb` seconds, while `echo`
+ * sessions echo at a fixed `rate`, measured once before the idle sessions
+ * open (the idle server) and once while they are held. Each held session
+ * records the longest gap between its open frame and heartbeats. */
+static int g_echo_n;
+static long g_hb_total;
+static int g_holding;
+static void hold_frame(conn *c, int op, const char *p, size_t n) {
+    if (c->idx < g_echo_n) { echo_frame(c, op, p, n); return; }
+    if (op == 8 || !n) return;
+    double t = now();
+    if (p[0] == 'o') { c->sockjs_open = 1; c->last_hb = t; return; }
+    if (p[0] != 'h') return;
+    if (g_holding) {
+        double gap = t - c->last_hb;
+        if (gap > c->max_gap) c->max_gap = gap;
+        c->hbs++;
+        g_hb_total++;
+    }
+    c->last_hb = t;
+}
+
+/* Fixed-rate echo on conns [0, n) for `secs`; p50/p99 in ms. */
+static void fixed_rate(int n, double rate, double secs, double *p50, double *p99, long *skipped_out) {
+    g_fixed_rate = 1;
+    g_nlat = 0;
+    if (g_latcap < (long)(rate * secs) + 16) {
+        g_latcap = (long)(rate * secs) + 16;
+        g_lat = realloc(g_lat, g_latcap * sizeof(double));
+    }
+    double start = now(), t;
+    long issued = 0, skipped = 0; int rr = 0;
+    g_measuring = 1;
+    while ((t = now()) < start + secs) {
+        long due = (long)((t - start) * rate);
+        while (issued < due) {
+            int tries = 0;
+            while (tries < n && (!is_open(&g_conns[rr]) || g_conns[rr].inflight)) { rr = (rr + 1) % n; tries++; }
+            if (tries == n) { skipped += due - issued; issued = due; break; }
+            echo_send(&g_conns[rr]);
+            rr = (rr + 1) % n;
+            issued++;
+        }
+        poll_once(1);
+    }
+    g_measuring = 0;
+    double drain = now() + 1;
+    while (now() < drain) { int busy = 0; for (int i = 0; i < n; i++) busy |= g_conns[i].inflight && g_conns[i].fd >= 0; if (!busy) break; poll_once(5); }
+    for (int i = 0; i < n; i++) g_conns[i].inflight = 0;
+    qsort(g_lat, g_nlat, sizeof(double), cmpd);
+    *p50 = g_nlat ? g_lat[g_nlat / 2] * 1000 : -1;
+    *p99 = g_nlat ? g_lat[(long)(g_nlat * 0.99)] * 1000 : -1;
+    *skipped_out = skipped;
+}
+
+static void mode_hold(void) {
+    int held = (int)optf("conns", 100000);
+    int echo = (int)optf("echo", 100);
+    double rate = optf("rate", 2000), secs = optf("secs", 5), hb = optf("hb", 25);
+    int periods = (int)optf("periods", 2);
+    const char *echo_path = opt("echopath", "/echo/000/e/websocket");
+    g_echo_n = echo;
+    init_conns(echo + held);
+    on_connected = connected_ws;
+    on_frame = hold_frame;
+    g_path = echo_path;
+    int eok = open_range(K_WS, is_open, 0, echo, 30);
+    double p50_idle, p99_idle, p50_held, p99_held;
+    long sk1, sk2;
+    fixed_rate(echo, rate, secs, &p50_idle, &p99_idle, &sk1);
+    g_path = opt("path", "/echo/000/h/websocket");
+    double t_open = now();
+    int ok = open_range(K_WS, is_open, echo, echo + held, 300);
+    double open_secs = now() - t_open;
+    fprintf(stderr, "hold: %d/%d open in %.1f s\n", ok, held, open_secs);
+    /* The hold: periods x hb, plus the sweep's granularity and slack; the
+     * echo load runs through all of it, measured in one window. */
+    g_holding = 1;
+    double hold = periods * hb + 3;
+    window_start();
+    fixed_rate(echo, rate, hold, &p50_held, &p99_held, &sk2);
+    double el, cpu = window_cpu(&el);
+    g_holding = 0;
+    double t = now();
+    int still = 0, enough = 0, late = 0;
+    double max_gap = 0;
+    for (int i = echo; i < echo + held; i++) {
+        conn *c = &g_conns[i];
+        if (c->fd < 0 || !c->sockjs_open) continue;
+        still++;
+        /* the time since the last heartbeat counts as a gap too */
+        double gap = t - c->last_hb;
+        if (gap > c->max_gap) c->max_gap = gap;
+        if (c->hbs >= periods) enough++;
+        if (c->max_gap > hb + 2) late++;
+        if (c->max_gap > max_gap) max_gap = c->max_gap;
+    }
+    printf("{\"mode\":\"hold\",\"held\":%d,\"open_secs\":%.2f,\"still_open\":%d,\"with_all_heartbeats\":%d,"
+           "\"late\":%d,\"max_gap_s\":%.2f,\"heartbeats\":%ld,\"echo_conns\":%d,\"p50_idle_ms\":%.3f,"
+           "\"p99_idle_ms\":%.3f,\"p50_held_ms\":%.3f,\"p99_held_ms\":%.3f,\"skipped\":%ld,\"cpu\":%.3f,"
+           "\"server_cpu\":%.3f,\"secs\":%.2f,\"errors\":%ld}\n",
+           ok, open_secs, still, enough, late, max_gap, g_hb_total, eok, p50_idle, p99_idle, p50_held,
+           p99_held, sk1 + sk2, cpu, g_server_cpu, el, g_errors);
+}
+
+/* Churn of polling sessions: xhr (o), xhr_send, xhr (a), then the
+ * connection closes and the slot starts a session with a new id. */
+static void churn_poll_resp(conn *c) {
+    if (c->status >= 300) { g_errors++; close_conn(c); return; }
+    if (c->phase == 0) {
+        if (!(c->blen && c->body[0] == 'o')) { g_errors++; close_conn(c); return; }
+        c->phase = 1;
+        xhr_req(c, "xhr_send", "[\"m\"]");
+    } else if (c->phase == 1) {
+        c->phase = 2;
+        xhr_req(c, "xhr", NULL);
+    } else {
+        if (c->blen && c->body[0] == 'a') { if (g_measuring) g_cycles++; }
+        else g_errors++;
+        close_conn(c);
+    }
+}
+static void churn_poll_connected(conn *c) {
+    c->state = S_OPEN;
+    c->phase = 0;
+    snprintf(c->sid, sizeof c->sid, "c%d_%ld", c->idx, c->count++);
+    xhr_req(c, "xhr", NULL);
 }
 
 int main(int argc, char **argv) {
@@ -828,6 +1020,7 @@ int main(int argc, char **argv) {
     g_path = opt("path", "/echo/000/x/websocket");
     g_sockjs = (int)optf("sockjs", 1);
     g_spid = (int)optf("spid", 0);
+    g_srcs = (int)optf("srcs", 0);
     const char *m = argv[1];
     if (!strcmp(m, "ws_echo")) mode_ws_echo();
     else if (!strcmp(m, "bcast")) mode_bcast();
@@ -836,6 +1029,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(m, "xhr_stream")) mode_xhr_stream();
     else if (!strcmp(m, "idle")) mode_idle();
     else if (!strcmp(m, "churn")) mode_churn();
+    else if (!strcmp(m, "hold")) mode_hold();
     else { fprintf(stderr, "unknown mode %s\n", m); return 2; }
     fflush(stdout);
     return 0;

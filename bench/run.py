@@ -34,7 +34,8 @@ LOADGEN = os.path.join(BUILD, "loadgen")
 TORNADO = "tornado==6.6.1"
 VENVS = {
     # ours and raw Tornado: the Tornado we build on, plus py-spy
-    ".venv-tornado": [TORNADO, "py-spy"],
+    # and picows (the frame-path ceiling, raw_ws_echo only)
+    ".venv-tornado": [TORNADO, "py-spy", "picows==2.3.1"],
     ".venv-1x": [TORNADO, "sockjs-tornado==1.0.7"],
     ".venv-aio": ["sockjs==0.13.0", "aiohttp"],
 }
@@ -69,12 +70,13 @@ def install() -> None:
     for name, pkgs in VENVS.items():
         py = venv_python(name)
         marker = os.path.join(HERE, name, ".bench-installed")
-        if os.path.exists(marker):
+        if os.path.exists(marker) and open(marker).read() == " ".join(pkgs):
             continue
         log("installing %s: %s" % (name, " ".join(pkgs)))
         subprocess.check_call([sys.executable, "-m", "venv", os.path.join(HERE, name)])
         subprocess.check_call([py, "-m", "pip", "install", "-q"] + pkgs)
-        open(marker, "w").close()
+        with open(marker, "w") as f:
+            f.write(" ".join(pkgs))
     if not os.path.exists(os.path.join(NODE_DIR, "node_modules", "sockjs", "package.json")):
         log("installing sockjs@0.3.24 (npm) into bench/.node")
         os.makedirs(NODE_DIR, exist_ok=True)
@@ -118,7 +120,42 @@ SERVERS: Dict[str, Tuple[str, Callable[[int], List[str]]]] = {
     # This package at another commit (--base), to show what a change gained.
     "base": ("sockjs-tornado (base)", _py(".venv-tornado", "ours.py")),
     "raw": ("raw Tornado", _py(".venv-tornado", "raw_tornado.py")),
+    "picows": ("picows 2.3.1", _py(".venv-tornado", "picows_echo.py")),
 }
+
+#: Servers that offer only some workloads (picows: a plain websocket echo).
+ONLY = {"picows": {"raw_ws_echo"}}
+
+#: Open files a server may have: 100,000 sessions and then some.
+NOFILE = 250000
+
+
+def _nofile_limit() -> int:
+    """The open-file limit servers and the load generator will run with:
+    NOFILE where this process may raise its hard limit (root with
+    CAP_SYS_RESOURCE), else the hard limit it has."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
+        return NOFILE
+    except (ValueError, OSError):
+        return hard if hard != resource.RLIM_INFINITY else NOFILE
+
+
+def _raise_nofile() -> None:
+    import resource
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
+    except (ValueError, OSError):
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+#: Sessions of the "100k" workloads: 100,000, or fewer where the open-file
+#: limit cannot be raised that far (each session is a socket on both sides);
+#: the table's labels say how many.
+BIG = min(100000, _nofile_limit() - 1000)
 
 _procs: List[subprocess.Popen] = []
 
@@ -138,7 +175,7 @@ class Server:
             penv["BENCH_OURS_ROOT"] = BASE_DIR
         penv.update(env or {})
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=penv,
-                                     text=True)
+                                     text=True, preexec_fn=_raise_nofile)
         _procs.append(self.proc)
         line = self.proc.stdout.readline() if self.proc.stdout else ""
         if "LISTENING" not in line:
@@ -281,11 +318,18 @@ def w_bcast_10k(srv: Server, key: str, secs: float) -> Result:
     return _bcast(srv, key, secs, 10000)
 
 
+#: Source addresses for 100,000 connections (127.0.0.2-5: ~28k ephemeral
+#: ports each).
+SRCS_100K = 4
+
+
 def _idle(srv: Server, n: int, **kw: Any) -> Dict[str, float]:
     """RSS delta per session, read while the load generator holds them."""
     time.sleep(0.3)
     before = srv.rss_kb()
-    cmd = ["taskset", "-c", LOADGEN_CPU, LOADGEN, "idle", str(srv.port), "conns=%d" % n, "hold=60"]
+    if n > 10000:
+        kw.update(srcs=SRCS_100K, open=240)
+    cmd = ["taskset", "-c", LOADGEN_CPU, LOADGEN, "idle", str(srv.port), "conns=%d" % n, "hold=300"]
     cmd += ["%s=%s" % kv for kv in kw.items()]
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     _procs.append(p)
@@ -323,6 +367,53 @@ def w_idle_poll(srv: Server, key: str, secs: float) -> Result:
     if key == "raw":
         return None
     return _idle(srv, 10000, kind="poll", prefix="/echo")
+
+
+def w_idle_ws_100k(srv: Server, key: str, secs: float) -> Result:
+    if key not in ("ours", "base", "node"):
+        return None
+    return _idle(srv, BIG, kind="ws", path="/echo/000/idle/websocket", sockjs=1)
+
+
+def w_idle_poll_100k(srv: Server, key: str, secs: float) -> Result:
+    if key not in ("ours", "base"):
+        return None
+    return _idle(srv, BIG, kind="poll", prefix="/echo")
+
+
+def w_bcast_100k(srv: Server, key: str, secs: float) -> Result:
+    if key not in ("ours", "base", "node"):
+        return None
+    r = loadgen("bcast", srv.port, spid=srv.pid, path="/bcast/000/bench/websocket", sockjs=1, conns=BIG,
+                secs=secs, window=4, ttl=3, srcs=SRCS_100K, open=240, timeout=400)
+    return {"rate": r["rate"], "eff": eff(r), "ttl_ms": r["ttl_p50_ms"], "cpu": r["cpu"], "errors": r["errors"]}
+
+
+#: Heartbeat period of the 100,000-session hold (the default, 25 s, would
+#: make the run twice as long for nothing more).
+HOLD_HEARTBEAT = 10
+
+
+def w_hold_100k(srv: Server, key: str, secs: float) -> Result:
+    if key not in ("ours", "base"):
+        return None
+    rss0 = srv.rss_kb()
+    r = loadgen("hold", srv.port, spid=srv.pid, conns=BIG - 100, echo=100, rate=LATENCY_RATE, secs=max(secs, 3),
+                hb=HOLD_HEARTBEAT, periods=2, srcs=SRCS_100K, timeout=600)
+    rss1 = srv.rss_kb()
+    return {"held": r["still_open"], "on_time": r["with_all_heartbeats"] - r["late"], "late": r["late"],
+            "max_gap_s": r["max_gap_s"], "p99_idle_ms": r["p99_idle_ms"], "p99_held_ms": r["p99_held_ms"],
+            "p99_ratio": r["p99_held_ms"] / r["p99_idle_ms"] if r["p99_idle_ms"] > 0 else 0.0,
+            "open_rate": r["held"] / r["open_secs"] if r["open_secs"] else 0.0,
+            "server_cpu_pct": 100.0 * r["server_cpu"] / r["secs"] if r["secs"] else 0.0,
+            "kb": (rss1 - rss0) / max(r["held"], 1), "cpu": r["cpu"], "errors": r["errors"] + r["skipped"]}
+
+
+def w_churn_poll(srv: Server, key: str, secs: float) -> Result:
+    if key == "raw":
+        return None
+    r = loadgen("churn", srv.port, spid=srv.pid, kind="poll", prefix="/echo", conns=50, secs=secs)
+    return {"rate": r["rate"], "eff": eff(r), "cpu": r["cpu"], "errors": r["errors"]}
 
 
 def w_churn(srv: Server, key: str, secs: float) -> Result:
@@ -369,7 +460,31 @@ WORKLOADS: Dict[str, Tuple[Callable[[Server, str, float], Result], bool, str, Li
     "churn": (w_churn, True, "session churn (50 concurrent, open/echo/close)",
               [("rate", "sessions/s", True), ("eff", "per server CPU-s", True),
                ("drift_pct", "RSS drift %", False)]),
+    "churn_poll": (w_churn_poll, True, "polling session churn (50 concurrent: xhr o, xhr_send, xhr a)",
+                   [("rate", "sessions/s", True), ("eff", "per server CPU-s", True)]),
+    "idle_ws_100k": (w_idle_ws_100k, True, "idle websocket session (%s)" % f"{BIG:,}", [("kb", "KB RSS each", False)]),
+    "idle_poll_100k": (w_idle_poll_100k, True, "idle polling session, poll pending (%s)" % f"{BIG:,}",
+                       [("kb", "KB RSS each", False)]),
+    "bcast_100k": (w_bcast_100k, True, "broadcast to %s websockets" % f"{BIG:,}",
+                   [("rate", "deliveries/s", True), ("eff", "per server CPU-s", True),
+                    ("ttl_ms", "ms to last receiver (p50)", False)]),
+    "hold_100k": (w_hold_100k, True, "%s idle websocket sessions held through 2 heartbeat periods "
+                  "(%d s) under a 100-session echo load at %d msgs/s"
+                  % (f"{BIG - 100:,}", HOLD_HEARTBEAT, LATENCY_RATE),
+                  [("held", "sessions held", True), ("on_time", "with every heartbeat on time", True),
+                   ("max_gap_s", "longest heartbeat gap, s", False),
+                   ("p99_idle_ms", "echo p99 ms, idle server", False),
+                   ("p99_held_ms", "echo p99 ms, sessions held", False), ("p99_ratio", "p99 held / idle", False),
+                   ("open_rate", "sessions opened/s", True), ("server_cpu_pct", "server CPU % while held", False),
+                   ("kb", "KB RSS each", False)]),
 }
+
+#: Workloads left out unless named with --only (each opens 100,000
+#: connections: minutes, not seconds).
+HEAVY = {"idle_ws_100k", "idle_poll_100k", "bcast_100k", "hold_100k"}
+
+#: Settings a workload's server runs with (BENCH_SETTINGS).
+WORKLOAD_SETTINGS = {"hold_100k": {"heartbeat_delay": HOLD_HEARTBEAT}}
 
 
 # -- running ----------------------------------------------------------------------
@@ -386,6 +501,8 @@ def run(workloads: List[str], servers: List[str], reps: int, secs: float,
         try:
             for w in shared:
                 for s in order:
+                    if w not in ONLY.get(s, WORKLOADS):
+                        continue
                     settle(list(live.values()))
                     r = WORKLOADS[w][0](live[s], s, secs)
                     if r is not None:
@@ -396,7 +513,14 @@ def run(workloads: List[str], servers: List[str], reps: int, secs: float,
                 srv.stop()
         for w in fresh:
             for s in order:
-                srv = Server(s, env.get(s))
+                if w not in ONLY.get(s, WORKLOADS):
+                    continue
+                senv = dict(env.get(s) or {})
+                if w in WORKLOAD_SETTINGS:
+                    settings = json.loads(senv.get("BENCH_SETTINGS") or "{}")
+                    settings.update(WORKLOAD_SETTINGS[w])
+                    senv["BENCH_SETTINGS"] = json.dumps(settings)
+                srv = Server(s, senv)
                 try:
                     r = WORKLOADS[w][0](srv, s, secs)
                 finally:
@@ -440,7 +564,7 @@ def table(results: Dict[str, Dict[str, List[Dict[str, float]]]], servers: List[s
             vals = {s: med(w, s, k) for s in servers}
             for s in servers:
                 v = vals[s]
-                c = cpu(w, s) if k in ("rate", "p50_ms") else None
+                c = cpu(w, s) if k in ("rate", "p50_ms", "held") else None
                 cells.append("–" if v is None else _human(v) + ("" if c is None else " (lg %d%%)" % round(c * 100)))
             for s in refs:
                 a, b = vals.get("ours"), vals.get(s)
@@ -521,7 +645,7 @@ def main() -> None:
     if args.profile:
         profile(args.profile, args.secs)
         return
-    workloads = [w for w in args.only.split(",") if w] or list(WORKLOADS)
+    workloads = [w for w in args.only.split(",") if w] or [w for w in WORKLOADS if w not in HEAVY]
     for w in workloads:
         if w not in WORKLOADS:
             sys.exit("unknown workload %r" % w)

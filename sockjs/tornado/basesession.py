@@ -63,6 +63,12 @@ class BaseSession:
     #: raw websocket has no framing for it).
     recoverable = False
 
+    # Slots: a server holds tens of thousands of sessions. ``__dict__``
+    # stays for attributes applications and subclasses add.
+    __slots__ = ("server", "stats", "state", "conn_info", "close_reason", "transport_name", "_inbox",
+                 "_idle_waiters", "_close_pending", "_on_close_task", "_threadsafe", "_loop", "conn",
+                 "_sweep_slot", "_sweep_schedule", "__dict__", "__weakref__")
+
     def __init__(self, conn: "Type[SockJSConnection]", server: "SockJSRouter") -> None:
         self.server = server
         self.stats = server.stats

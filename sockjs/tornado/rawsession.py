@@ -8,6 +8,7 @@ from sockjs.tornado.basesession import CLOSING, OPEN, BaseSession
 from sockjs.tornado.closecodes import CLOSE_GO_AWAY, CLOSE_PING_TIMEOUT
 from sockjs.tornado.connectioninfo import ConnectionInfo
 from sockjs.tornado.receiver import Broadcast
+from sockjs.tornado.sessioncontainer import SessionContainer
 
 if TYPE_CHECKING:  # pragma: no cover
     from sockjs.tornado.conn import SockJSConnection
@@ -20,7 +21,11 @@ class RawSession(BaseSession):
     """Session of the raw ``/websocket`` endpoint: no SockJS framing, each
     message goes out as its own websocket message."""
 
+    __slots__ = ("handler", "on_idle", "session_id", "_heartbeat_delay", "_next_ping")
+
     def __init__(self, conn: "Type[SockJSConnection]", server: "SockJSRouter") -> None:
+        self._sweep_slot: Optional[int] = None
+        self._sweep_schedule: Optional[SessionContainer] = None
         super().__init__(conn, server)
         self.transport_name = "rawwebsocket"
         self.handler: Any = None
@@ -28,24 +33,30 @@ class RawSession(BaseSession):
         # No id: each raw websocket is its own session (the registry keeps
         # it among the unnamed ones, for shutdown and stats).
         self.session_id: Optional[str] = None
-        self._heartbeat_delay = server.settings["heartbeat_delay"]
-        self._next_ping = time.monotonic() + self._heartbeat_delay
+        self._heartbeat_delay: float = server.settings["heartbeat_delay"]
+        self._next_ping: float = time.monotonic() + self._heartbeat_delay
 
-    def tick(self, now: float) -> bool:
+    def tick(self, now: float) -> Optional[float]:
         """The router's sweep: a raw session lives exactly as long as its
         websocket (which has no SockJS heartbeat). Its liveness is checked
         as on the SockJS websocket: a ping every ``heartbeat_delay``, and a
-        close with 1001 ``Ping timeout`` when one is not answered in time."""
+        close with 1001 ``Ping timeout`` when one is not answered in time.
+        Returns when it next needs a tick, or ``None`` once gone."""
         handler = self.handler
         if handler is not None and self.state == OPEN:
             if not handler.alive(now):
                 self.stats.on_heartbeat_timeout()
                 self.close(*CLOSE_PING_TIMEOUT, initiator="timeout")
-                return False
-            if now >= self._next_ping:
-                self._next_ping = now + self._heartbeat_delay
-                handler.send_ping(now)
-        return self.state < CLOSING
+                return None
+            if now < self._next_ping:
+                return self._next_ping
+            self._next_ping = now + self._heartbeat_delay
+            handler.send_ping(now)
+            ping_timeout: Optional[float] = self.server.settings["ping_timeout"]
+            if ping_timeout is not None and ping_timeout < self._heartbeat_delay:
+                return now + ping_timeout
+            return self._next_ping
+        return None if self.state >= CLOSING else now + self._heartbeat_delay
 
     def on_delete(self, forced: bool) -> None:
         """Called when the registry drops the session."""

@@ -85,13 +85,16 @@ class SockJSRouter:
         self.websockets_enabled = "websocket" not in self.settings["disabled_transports"]
         self.cookie_needed = bool(self.settings["jsessionid"])
         self._session_kls = session_kls or sessionmod.Session
-        self._sessions = sessioncontainer.SessionContainer()
         self.stats = stats.StatsCollector()
-        self._sweeper: Optional[asyncio.TimerHandle] = None
+        self._sweeper: Optional[asyncio.Handle] = None
         self._sweep_loop: Optional[asyncio.AbstractEventLoop] = None
         self._sweep_interval = min(self.settings["session_check_interval"],
                                    self.settings["heartbeat_delay"],
                                    self.settings["disconnect_delay"]) or 1
+        self._sessions = sessioncontainer.SessionContainer(self._sweep_interval)
+        # Monotonic time of the next periodic sweep (a sweep split over
+        # several loop turns keeps its period).
+        self._next_sweep = 0.0
         self._shutting_down = False
         #: The tasks sessions start (async handlers), kept until done.
         self.tasks = TaskGroup()
@@ -255,21 +258,33 @@ class SockJSRouter:
         if self._sweeper is not None and self._sweep_loop is loop:
             return
         self._sweep_loop = loop
+        self._next_sweep = time.monotonic() + self._sweep_interval
         self._sweeper = loop.call_later(self._sweep_interval, self._sweep)
 
     def _sweep(self) -> None:
+        """Tick the sessions that are due (the container knows which), a
+        batch per loop turn, so that a slot of many heartbeats does not hold
+        up every connection's I/O; then wait for the next period."""
         self._sweeper = None
+        loop = self._sweep_loop
+        assert loop is not None
+        now = time.monotonic()
+        finished = True
         try:
-            now = time.monotonic()
-            self._sessions.expire(now)
-            if self._recovery is not None:
-                self._recovery.refresh(now)
-            self.stats.roll(now)
+            finished = self._sessions.expire(now, budget=sessioncontainer.SWEEP_BATCH)
+            if now >= self._next_sweep:
+                if self._recovery is not None:
+                    self._recovery.refresh(now)
+                self.stats.roll(now)
+                self._next_sweep = now + self._sweep_interval
         except Exception:
             log.exception("session sweep failed")
-        if len(self._sessions) and not self._shutting_down:
-            assert self._sweep_loop is not None
-            self._sweeper = self._sweep_loop.call_later(self._sweep_interval, self._sweep)
+        if self._shutting_down or not len(self._sessions):
+            return
+        if not finished:
+            self._sweeper = loop.call_soon(self._sweep)
+        else:
+            self._sweeper = loop.call_later(max(self._next_sweep - now, 0.0), self._sweep)
 
     @property
     def recovery(self) -> Optional[Recovery]:

@@ -40,7 +40,7 @@ from sockjs.tornado.closecodes import (
 )
 from sockjs.tornado.connectioninfo import CloseReason, ConnectionInfo
 from sockjs.tornado.receiver import Broadcast, Receiver
-from sockjs.tornado.sessioncontainer import SessionMixin
+from sockjs.tornado.sessioncontainer import SessionContainer, SessionMixin
 
 if TYPE_CHECKING:  # pragma: no cover
     from sockjs.tornado.conn import SockJSConnection
@@ -64,8 +64,14 @@ class Session(BaseSession, SessionMixin):
 
     recoverable = True
 
+    __slots__ = ("session_id", "expiry", "expiry_date", "handler", "_queue", "_queued_bytes", "_max_queue",
+                 "_immediate_flush", "_heartbeat_delay", "_verify_ip", "_batching", "_flush_scheduled",
+                 "_last_write", "bound_to_receiver", "on_idle")
+
     def __init__(self, conn: "Type[SockJSConnection]", server: "SockJSRouter",
                  session_id: Optional[str] = None, expiry: Optional[float] = None) -> None:
+        self._sweep_slot: Optional[int] = None
+        self._sweep_schedule: Optional[SessionContainer] = None
         SessionMixin.__init__(self, session_id, expiry)
         BaseSession.__init__(self, conn, server)
         settings = server.settings
@@ -74,7 +80,7 @@ class Session(BaseSession, SessionMixin):
         self._queued_bytes = 0
         self._max_queue = settings["max_queue_size"]
         self._immediate_flush = settings["immediate_flush"]
-        self._heartbeat_delay = settings["heartbeat_delay"]
+        self._heartbeat_delay: float = settings["heartbeat_delay"]
         self._verify_ip = settings["verify_ip"]
         self._batching = 0
         self._flush_scheduled = False
@@ -299,27 +305,42 @@ class Session(BaseSession, SessionMixin):
 
     # -- the router's sweep ----------------------------------------------
 
-    def tick(self, now: float) -> bool:
-        """Heartbeat and expiry, called by the router's sweep. Returns False
-        once the session is gone and must be forgotten."""
+    def tick(self, now: float) -> Optional[float]:
+        """Heartbeat, liveness and expiry, called by the router's sweep.
+        Returns the monotonic time of the next moment it needs a tick, or
+        ``None`` once the session is gone and must be forgotten."""
         handler = self.handler
+        delay = self._heartbeat_delay
         if handler is not None:
             if not handler.alive(now):
                 self.stats.on_heartbeat_timeout()
                 self.close(*CLOSE_PING_TIMEOUT, initiator="timeout")
-                return not self.bound_to_receiver
-            if now - self._last_write >= self._heartbeat_delay and handler.ready:
-                self._write(proto.HEARTBEAT)
-                handler.send_ping(now)
-            return True
+                if self.bound_to_receiver:
+                    return None
+                return self.expiry_date if self.expiry_date is not None else now + delay
+            due = self._last_write + delay
+            if now < due:
+                return due
+            if not handler.ready:
+                # A flush in progress: try again with the next sweep.
+                return now
+            self._write(proto.HEARTBEAT)
+            handler.send_ping(now)
+            ping_timeout: Optional[float] = self.server.settings["ping_timeout"]
+            if ping_timeout is not None and ping_timeout < delay:
+                # Back in time to see whether the ping was answered.
+                return now + ping_timeout
+            return now + delay
         if self.bound_to_receiver:
-            return self.state < CLOSING
-        if self.expiry_date is not None and now >= self.expiry_date:
+            return None if self.state >= CLOSING else now + delay
+        if self.expiry_date is not None:
+            if now < self.expiry_date:
+                return self.expiry_date
             log.debug("expire %s transport=%s idle=%.1fs", self.session_id_for_log, self.transport_name,
                       now - self.expiry_date + self.server.settings["disconnect_delay"])
             self.close(*CLOSE_GO_AWAY, initiator="timeout")
-            return False
-        return True
+            return None
+        return now + delay
 
     def on_delete(self, forced: bool) -> None:
         """1.x hook, called when the container drops the session."""

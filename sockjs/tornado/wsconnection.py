@@ -54,13 +54,12 @@ class WebSocketDelegate(Protocol):
 
 class _Turn(threading.local):
     """Where this thread's event loop is, as far as broadcast frames care:
-    a turn lasts from the first broadcast frame written until the loop
-    gets back to its queue (``call_soon``). Per thread, since each loop
-    runs in one (tests run servers in several)."""
+    a turn lasts from the first broadcast frame held until the loop gets
+    back to its queue (``call_soon``). Per thread, since each loop runs in
+    one (tests run servers in several)."""
 
     def __init__(self) -> None:
         self.loop: Optional[asyncio.AbstractEventLoop] = None
-        self.number = 0
         self.ending = False
         self.corked: "List[WebSocketConnection]" = []
 
@@ -69,7 +68,6 @@ _turn = _Turn()
 
 
 def _end_turn(state: _Turn) -> None:
-    state.number += 1
     state.ending = False
     corked, state.corked = state.corked, []
     for conn in corked:
@@ -85,6 +83,13 @@ class WebSocketConnection(asyncio.Protocol):
     then the delegate hears ``on_ws_open``, then ``initial`` (bytes read
     along with the request head) is parsed before anything from the socket.
     """
+
+    # Slots: one per connection, tens of thousands per server; ``__dict__``
+    # for attributes subclasses add.
+    __slots__ = ("delegate", "transport", "_greeting", "_initial", "_hixie_keys", "_hixie_pending", "hixie76",
+                 "_parser", "_max_write_buffer", "_closed", "_close_sent", "_reading_paused",
+                 "_writing_paused", "_dropped_backlog", "_cork", "last_pong", "ping_sent_at",
+                 "on_writable", "__dict__")
 
     def __init__(self, delegate: WebSocketDelegate, max_message_size: int,
                  max_write_buffer: int, greeting: bytes = b"", initial: bytes = b"",
@@ -108,7 +113,6 @@ class WebSocketConnection(asyncio.Protocol):
         self._dropped_backlog = 0
         # Broadcast frames held until the loop turn ends (send_prebuilt).
         self._cork: Optional[List[bytes]] = None
-        self._frame_turn = -1
         self.last_pong = time.monotonic()
         self.ping_sent_at: Optional[float] = None
         self.on_writable: Optional[Callable[[], None]] = None
@@ -117,7 +121,9 @@ class WebSocketConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
-        transport.write(self._greeting)  # type: ignore[attr-defined]
+        # Not kept: an idle connection should hold nothing it no longer needs.
+        greeting, self._greeting = self._greeting, b""
+        transport.write(greeting)  # type: ignore[attr-defined]
         if self._hixie_keys is None:
             self.delegate.on_ws_open(self)
         # else: hixie-76 opens once the key bytes arrived and the answer
@@ -254,10 +260,12 @@ class WebSocketConnection(asyncio.Protocol):
     def send_prebuilt(self, frame: bytes) -> None:
         """Bytes already framed (a broadcast frame built once).
 
-        The first one of a loop turn is written at once; more in the same
-        turn (a burst of broadcasts) wait for the end of the turn, with
-        anything else sent meanwhile, in order, and leave in one write
-        instead of one each (bench/README.md, "cork").
+        Broadcast frames wait for the end of the loop turn, with anything
+        else sent to the connection meanwhile, in order, and leave in one
+        write: a burst of broadcasts costs each connection one ``send``
+        instead of one each, and the loop that hands a broadcast to
+        thousands of connections makes no system call per connection
+        (bench/README.md, "cork").
         """
         cork = self._cork
         if cork is not None:
@@ -265,28 +273,16 @@ class WebSocketConnection(asyncio.Protocol):
             return
         if self.transport is None or self._closed:
             return
-        state = _turn
-        number = state.number
-        if self._frame_turn != number:
-            # The first broadcast frame of this turn: at once.
-            self._frame_turn = number
-            if not state.ending:
-                state.ending = True
-                state.loop = asyncio.get_running_loop()
-                state.loop.call_soon(_end_turn, state)
-            self._write(frame)
-            return
-        loop = asyncio.get_running_loop()
-        if state.loop is not loop:
-            # A loop of this thread stopped mid-turn: start afresh here.
-            state.number = number + 1
-            state.loop = loop
-            state.corked = []
-            loop.call_soon(_end_turn, state)
-            self._frame_turn = state.number
-            self._write(frame)
-            return
         self._cork = [frame]
+        state = _turn
+        if not state.ending or state.loop is not asyncio.get_running_loop():
+            # The first held frame of this turn (or a loop of this thread
+            # stopped mid-turn: start afresh on this one).
+            if state.ending:
+                state.corked = []
+            state.ending = True
+            state.loop = asyncio.get_running_loop()
+            state.loop.call_soon(_end_turn, state)
         state.corked.append(self)
 
     def _uncork(self) -> None:

@@ -11,6 +11,7 @@ class WebSocketLiveness:
     each heartbeat; a peer that leaves one unanswered for ``ping_timeout``
     seconds is no longer alive (``None`` turns the check off)."""
 
+    __slots__ = ()
     conn: Optional[WebSocketConnection]
     _ping_timeout: Optional[float]
 

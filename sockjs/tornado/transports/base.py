@@ -10,6 +10,7 @@ class BaseTransportMixin:
     """A session receiver's defaults (1.x name). ``name`` is the
     transport's name as ``stats`` and ``disabled_transports`` spell it."""
 
+    __slots__ = ()
     name = "override_me_please"
     #: Whether the receiver can take a frame now.
     ready = True

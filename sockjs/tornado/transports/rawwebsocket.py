@@ -15,6 +15,8 @@ __all__ = ["RawWebSocketTransport", "RawWebSocketReceiver"]
 class RawWebSocketReceiver(WebSocketLiveness):
     """Connects a :class:`RawSession` to its websocket."""
 
+    __slots__ = ("server", "_info", "session", "conn", "_max_inbox", "_ping_timeout", "__dict__")
+
     def __init__(self, server: Service, info: ConnectionInfo) -> None:
         self.server = server
         self._info = info

@@ -17,6 +17,7 @@ class WebSocketReceiver(WebSocketLiveness, BaseTransportMixin):
     """The session's receiver on a websocket connection."""
 
     name = "websocket"
+    __slots__ = ("server", "_info", "session", "conn", "_ping_timeout", "_max_inbox", "__dict__")
 
     def __init__(self, server: Service, info: ConnectionInfo) -> None:
         self.server = server
