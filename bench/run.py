@@ -287,7 +287,7 @@ def _zmsg() -> str:
 
 def w_ws_echo_deflate(srv: Server, key: str, secs: float) -> Result:
     """Raw websocket echo with permessage-deflate both ways."""
-    if key not in ("ours", "raw", "base"):
+    if key not in ("ours", "ours_uv", "raw", "base"):
         return None
     path = "/zwebsocket" if key == "raw" else "/zecho/websocket"
     r = loadgen("ws_echo", srv.port, spid=srv.pid, path=path, sockjs=0, conns=100, secs=secs, zmsg=_zmsg())
