@@ -24,6 +24,12 @@ def test_ruff_reports_nothing() -> None:
     assert r.returncode == 0, "ruff found problems:\n" + r.stdout + r.stderr
 
 
+def test_ruff_format_has_nothing_to_change() -> None:
+    # ruff.toml says which directories the formatter covers.
+    r = run(["ruff", "format", "--check", "--no-cache", "."])
+    assert r.returncode == 0, "ruff format would change these files (run `ruff format .`):\n" + r.stdout + r.stderr
+
+
 def test_ruff_reports_nothing_on_the_whole_tree() -> None:
     # Tests, examples, benchmarks and the docs configuration too.
     r = run(["ruff", "check", "--no-cache", "."])
