@@ -3,6 +3,7 @@ collect it while it is pending, its failure is logged once with its
 traceback, and shutdown waits for it (then cancels it) within its
 deadline. (conftest.py fails any test in which asyncio reports a lost
 task.)"""
+
 import asyncio
 import gc
 import logging
@@ -84,6 +85,7 @@ def test_failed_task_logged_once_with_traceback(server_errors):
 
         async def boom():
             raise RuntimeError("boom")
+
         task = group.spawn(boom(), "the boom task")
         await asyncio.wait([task])
         await asyncio.sleep(0)
@@ -117,6 +119,7 @@ def test_library_starts_tasks_only_through_its_groups():
     (kept until done, failure logged): no bare ensure_future/create_task."""
     import os
     import re
+
     root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sockjs")
     bare = re.compile(r"\b(ensure_future|create_task|Task)\(")
     found = []

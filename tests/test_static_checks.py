@@ -1,6 +1,7 @@
 """Types and lint: ``mypy --strict sockjs/``, ``ruff check sockjs/`` and
 ``ruff check .`` must report nothing (configuration: setup.cfg and
 ruff.toml; versions pinned in constraints.txt)."""
+
 import os
 import subprocess
 import sys

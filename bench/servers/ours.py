@@ -1,12 +1,14 @@
 """Bench server: this package (sockjs-tornado 2.x), services /echo and /bcast."""
+
 import asyncio
 import json
 import os
 import sys
 
 # BENCH_OURS_ROOT: another copy of the package (run.py --base).
-sys.path.insert(0, os.environ.get("BENCH_OURS_ROOT")
-                or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+sys.path.insert(
+    0, os.environ.get("BENCH_OURS_ROOT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+)
 
 from tornado import web
 
@@ -42,6 +44,7 @@ async def main() -> None:
     web.Application(urls).listen(int(sys.argv[1]), "127.0.0.1", backlog=4096)
     if os.environ.get("BENCH_GC_FREEZE"):
         import gc
+
         gc.freeze()
     print("LISTENING", flush=True)
     await asyncio.Event().wait()
