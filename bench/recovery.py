@@ -91,7 +91,7 @@ async def deliveries_per_cpu_second(settings: Dict[str, Any], info: ConnectionIn
 
 
 async def redis_publications_per_second(redis_url: str, history: bool, n: int) -> float:
-    settings = {"broker": redis_url, "broker_namespace": "bench-%s" % history,
+    settings = {"broker": redis_url, "broker_namespace": "bench-%s" % history, "broker_buffer_size": n + 1,
                 "history_size": 1000 if history else 0}
     a = SockJSRouter(Sub, "/r", settings)
     b = SockJSRouter(Sub, "/r", settings)

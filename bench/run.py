@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -34,8 +35,9 @@ LOADGEN = os.path.join(BUILD, "loadgen")
 TORNADO = "tornado==6.6.1"
 VENVS = {
     # ours and raw Tornado: the Tornado we build on, plus py-spy
-    # and picows (the frame-path ceiling, raw_ws_echo only)
-    ".venv-tornado": [TORNADO, "py-spy", "picows==2.3.1"],
+    # and picows (the frame-path ceiling, raw_ws_echo only) and uvloop
+    # (ours_uv: our server on uvloop)
+    ".venv-tornado": [TORNADO, "py-spy", "picows==2.3.1", "uvloop==0.23.0"],
     ".venv-1x": [TORNADO, "sockjs-tornado==1.0.7"],
     ".venv-aio": ["sockjs==0.13.0", "aiohttp"],
 }
@@ -108,12 +110,14 @@ def versions() -> Dict[str, str]:
 
 # -- servers ------------------------------------------------------------------
 
-def _py(venv: str, script: str) -> Callable[[int], List[str]]:
-    return lambda port: [venv_python(venv), os.path.join(HERE, "servers", script), str(port)]
+def _py(venv: str, script: str, *args: str) -> Callable[[int], List[str]]:
+    return lambda port: [venv_python(venv), os.path.join(HERE, "servers", script), str(port), *args]
 
 
 SERVERS: Dict[str, Tuple[str, Callable[[int], List[str]]]] = {
     "ours": ("sockjs-tornado (this)", _py(".venv-tornado", "ours.py")),
+    # The same server on uvloop instead of asyncio's own loop.
+    "ours_uv": ("sockjs-tornado (this) on uvloop", _py(".venv-tornado", "ours.py", "uvloop")),
     "v1x": ("sockjs-tornado 1.0.7", _py(".venv-1x", "v1x.py")),
     "aio": ("aiohttp sockjs 0.13", _py(".venv-aio", "aio.py")),
     "node": ("sockjs-node 0.3.24", lambda p: ["node", os.path.join(HERE, "servers", "node_server.js"), str(p)]),
@@ -163,12 +167,12 @@ _procs: List[subprocess.Popen] = []
 class Server:
     """One server process pinned to CPU 0."""
 
-    _next_port = 19300
-
     def __init__(self, key: str, env: Optional[Dict[str, str]] = None) -> None:
-        Server._next_port += 1
         self.key = key
-        self.port = Server._next_port
+        # A port free now: other runs of this bench may share the machine.
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
         cmd = ["taskset", "-c", SERVER_CPU] + SERVERS[key][1](self.port)
         penv = dict(os.environ, NODE_PATH=os.path.join(NODE_DIR, "node_modules"), PYTHONUNBUFFERED="1")
         if key == "base":
@@ -573,6 +577,12 @@ def table(results: Dict[str, Dict[str, List[Dict[str, float]]]], servers: List[s
             rows.append("| " + " | ".join(cells) + " |")
     # The HTTP ceiling, in round trips: two requests per round trip.
     rows.append("")
+    if "ours_uv" in servers:
+        for w, (_, _, label, metrics) in WORKLOADS.items():
+            for k, mlabel, _higher in metrics:
+                a, b = med(w, "ours_uv", k), med(w, "ours", k)
+                if a and b:
+                    rows.append("ours on uvloop / ours on asyncio, %s, %s: %.2fx  " % (label, mlabel, a / b))
     for k, what in (("rate", "per wall second"), ("eff", "per server CPU-second")):
         http = med("http", "raw", k)
         poll = med("xhr_poll", "ours", k)

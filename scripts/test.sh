@@ -44,5 +44,75 @@ if [ -f package.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-# Static checks, then the tests.
-.venv/bin/python -m pytest "$@"
+# With pytest arguments (a file, -k, --co ...) only the default run happens.
+if [ $# -gt 0 ]; then
+  exec .venv/bin/python -m pytest "$@"
+fi
+
+# The supported range needs its oldest and newest Pythons. Each comes from
+# $PYTHON39 / $PYTHON313, else pythonX.Y on PATH, else pyenv's newest patch
+# release of it; the first that runs wins (a pyenv shim of a version that
+# is not selected does not run). A missing one stops the run here, before
+# anything runs.
+find_python() {  # find_python 3.9 -> the interpreter's path, or nothing
+  local v=$1 var="PYTHON${1//./}" cand
+  for cand in ${!var:-} $(command -v "python$v" 2>/dev/null) \
+      $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$v".*/bin/python"$v" 2>/dev/null | sort -rV); do
+    if "$cand" -c 'import sys' >/dev/null 2>&1; then
+      echo "$cand"
+      return
+    fi
+  done
+}
+PY_OLDEST=$(find_python 3.9)
+PY_NEWEST=$(find_python 3.13)
+for pair in "3.9:$PY_OLDEST" "3.13:$PY_NEWEST"; do
+  v=${pair%%:*}
+  if [ -z "${pair#*:}" ]; then
+    echo "scripts/test.sh: Python $v not found. The suite also runs on the oldest" >&2
+    echo "  (Python 3.9 + Tornado 6.1) and newest (Python 3.13 + newest Tornado) supported" >&2
+    echo "  pairs. Install it (pyenv install $v, or your distribution's python$v), or" >&2
+    echo "  point PYTHON${v//./} at an interpreter; 'scripts/test.sh -q' runs the default suite only." >&2
+    exit 1
+  fi
+done
+
+# range_venv DIR PYTHON PIP_ARGS...: a virtualenv with the package, its
+# test extra and the given Tornado; kept between runs.
+range_venv() {
+  local dir=$1 py=$2
+  shift 2
+  if [ ! -x "$dir/bin/python" ] || ! "$dir/bin/python" -c 'import sys' >/dev/null 2>&1; then
+    "$py" -m venv --clear "$dir"
+    "$dir/bin/python" -m pip install -q --upgrade pip
+  fi
+  "$dir/bin/python" -m pip install -q -e ".[test]" -c constraints.txt "$@"
+  "$dir/bin/python" -c 'import sys, tornado; print("%s: Python %s, Tornado %s" % (sys.argv[1], sys.version.split()[0], tornado.version))' "$dir"
+}
+
+# The whole suite on the default virtualenv (static checks included), then
+# the protocol, websocket, API and real-client tests on uvloop and on the
+# oldest and newest supported pairs. Every run runs; the exit status says
+# whether all passed.
+failed=""
+run() {  # run NAME COMMAND...
+  local name=$1 start=$SECONDS
+  shift
+  echo "== $name"
+  if "$@"; then
+    echo "== $name: passed in $((SECONDS - start)) s"
+  else
+    echo "== $name: FAILED after $((SECONDS - start)) s"
+    failed="$failed $name"
+  fi
+}
+run "full suite (default)" .venv/bin/python -m pytest
+run "uvloop" env SOCKJS_TEST_LOOP=uvloop bash scripts/test-range.sh .venv/bin/python -q
+range_venv .venv-py39-t61 "$PY_OLDEST" "tornado==6.1.*"
+run "Python 3.9 + Tornado 6.1" bash scripts/test-range.sh .venv-py39-t61/bin/python -q
+range_venv .venv-py313-tnew "$PY_NEWEST" --upgrade tornado
+run "Python 3.13 + newest Tornado" bash scripts/test-range.sh .venv-py313-tnew/bin/python -q
+if [ -n "$failed" ]; then
+  echo "scripts/test.sh: failed:$failed" >&2
+  exit 1
+fi

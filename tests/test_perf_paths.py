@@ -115,3 +115,47 @@ def test_decoding_matches_json_loads(payload: str) -> None:
         except UnicodeEncodeError:
             continue
         assert ours(proto.decode_messages, body) == reference(body, False)
+
+
+def _stream(srv: Any) -> Any:
+    from protocol_helpers import RawHTTP, sid
+    c = RawHTTP(srv.port)
+    resp = c.request("POST", "/burst/000/%s/xhr_streaming" % sid())
+    assert resp.status == 200
+    c.read_chunk()  # the prelude
+    assert c.read_chunk() == b"o\n"
+    return c
+
+
+def _stream_frames(c: Any, n: int) -> List[str]:
+    frames: List[str] = []
+    while len(frames) < n:
+        frames.extend(line for line in c.read_chunk().decode().split("\n") if line)
+    return frames
+
+
+def test_streams_get_a_turns_broadcasts_in_one_write_in_order(burst_server: Any) -> None:
+    sender = _open(burst_server)
+    streams = [_stream(burst_server) for _ in range(2)]
+    try:
+        for _ in range(3):
+            sender.send('["burst"]')
+            assert _messages(sender, 4) == ["b1", "b2", "direct", "b3"]
+            for c in streams:
+                # One chunk: the turn's first broadcast, then what the
+                # session queued meanwhile, as one frame.
+                assert c.read_chunk() == b'a["b1"]\na["b2","b3"]\n'
+    finally:
+        sender.close()
+        for c in streams:
+            c.close()
+
+
+def test_held_stream_frames_go_out_before_a_close(burst_server: Any) -> None:
+    sender, stream = _open(burst_server), _stream(burst_server)
+    try:
+        sender.send('["burst-close"]')
+        assert _stream_frames(stream, 3) == ['a["b1"]', 'a["b2"]', 'c[3001,"bye"]']
+    finally:
+        sender.close()
+        stream.close()

@@ -4,6 +4,7 @@ framing (wsframes.py) and settings validation (settings.py).
 The expected bytes are the SockJS protocol's and RFC 6455's.
 """
 import json
+import logging
 import struct
 
 import pytest
@@ -362,9 +363,13 @@ def test_one_x_defaults():
     assert d["sockjs_url"].startswith("https://") and "sockjs-client@1." in d["sockjs_url"]
 
 
-def test_unknown_key_is_named():
-    with pytest.raises(ValueError, match="heartbeat_dealy"):
-        validate_settings({"heartbeat_dealy": 1})
+def test_unknown_key_is_kept_and_named_with_the_nearest_known_key(caplog):
+    caplog.set_level(logging.WARNING, logger="sockjs.tornado")
+    s = validate_settings({"heartbeat_dealy": 1})
+    assert s["heartbeat_dealy"] == 1 and s["heartbeat_delay"] == 25
+    [record] = [r for r in caplog.records if r.name == "sockjs.tornado"]
+    assert record.levelno == logging.WARNING
+    assert "'heartbeat_dealy'" in record.getMessage() and "'heartbeat_delay'" in record.getMessage()
 
 
 WRONG_TYPES = {
@@ -420,8 +425,8 @@ class _Conn(SockJSConnection):
 
 
 def test_router_validates_at_construction():
-    with pytest.raises(ValueError, match="bogus"):
-        SockJSRouter(_Conn, "/x", {"bogus": 1})
+    with pytest.raises(ValueError, match="disabled_transports"):
+        SockJSRouter(_Conn, "/x", {"disabled_transports": ["bogus"]})
     with pytest.raises(TypeError, match="response_limit"):
         SockJSRouter(_Conn, "/x", {"response_limit": "big"})
     router = SockJSRouter(_Conn, "/x", {"jsessionid": False, "disabled_transports": ["websocket"]})

@@ -38,7 +38,7 @@ class Echo(SockJSConnection):
 @pytest.fixture(scope="module")
 def server():
     srv = ServerThread(router_app(Echo, "/f", {
-        "max_message_size": LIMIT, "disconnect_delay": 0.3, "session_check_interval": 0.1,
+        "max_message_size": LIMIT, "disconnect_delay": 2, "session_check_interval": 0.1,
         "heartbeat_delay": 0.5, "allowed_origins": ["https://ok.test", "https://*.ok.test"]}))
     yield srv
     # No session outlives its disconnect_delay, whatever the fuzzing did.

@@ -10,8 +10,8 @@ import logging
 import time
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Type
 
+from sockjs.tornado import chunkingtest, sessioncontainer, static, stats, transports
 from sockjs.tornado import session as sessionmod
-from sockjs.tornado import sessioncontainer, static, stats, transports
 from sockjs.tornado.channels import Channels
 from sockjs.tornado.clientlog import ClientErrorLog
 from sockjs.tornado.clientscript import CLIENT_DIR, ClientScriptHandler
@@ -178,6 +178,7 @@ class SockJSRouter:
         if self.websockets_enabled:
             specs.append((p + "/websocket$", transports.RawWebSocketTransport))
         specs.append((p + "/info$", static.InfoHandler))
+        specs.append((p + "/chunking_test$", chunkingtest.ChunkingTestHandler))
         specs.append((p + r"/iframe(?:-[^/]*)?\.html$", static.IFrameHandler))
         specs.append((p + "/?$", static.GreetingsHandler))
         urls: List[Tuple[Any, ...]] = [(pattern, Endpoint(handler, self, pattern)) for pattern, handler in specs]

@@ -1,12 +1,17 @@
 """Router settings: the 1.x keys with their defaults, the new ones, and
-their validation (an unknown key or a value of the wrong type fails at
-construction, naming the key)."""
+their validation (a value of the wrong type fails at construction, naming
+the key; an unknown key is kept, with a warning naming the nearest known
+key)."""
+import difflib
+import logging
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping
 
 if TYPE_CHECKING:  # pragma: no cover
     from sockjs.tornado.origins import OriginPolicy
 
 __all__ = ["DEFAULT_SETTINGS", "DEFAULT_SOCKJS_URL", "TRANSPORT_NAMES", "validate_settings"]
+
+log = logging.getLogger("sockjs.tornado")
 
 #: sockjs-client build the iframe page loads unless ``sockjs_url`` says
 #: otherwise. It must be the very build the application's page uses.
@@ -235,22 +240,34 @@ assert set(_CHECKS) == set(DEFAULT_SETTINGS)
 
 
 def validate_settings(user_settings: Mapping[str, Any]) -> Dict[str, Any]:
-    """Defaults merged with ``user_settings``, every value checked.
+    """Defaults merged with ``user_settings``, every known value checked.
 
-    :raises ValueError: an unknown key, or a value out of range.
+    A key that is not a setting is kept as given (1.x applications keep
+    their own values in ``router.settings``) and logged once, at WARNING on
+    the ``sockjs.tornado`` logger, with the nearest known key, so that a
+    misspelt setting does not go unnoticed.
+
+    :raises ValueError: a value out of range.
     :raises TypeError: a value of the wrong type.
     """
     settings = dict(DEFAULT_SETTINGS)
     for key, value in user_settings.items():
         check = _CHECKS.get(key)
         if check is None:
-            raise ValueError("unknown setting %r (known: %s)" % (key, ", ".join(sorted(_CHECKS))))
-        check(key, value)
+            _warn_unknown(key)
+        else:
+            check(key, value)
         settings[key] = value
     for key in ("session_check_interval", "heartbeat_delay", "disconnect_delay"):
         if settings[key] <= 0:
             raise ValueError("setting %r must be positive, not %r" % (key, settings[key]))
     return settings
+
+
+def _warn_unknown(key: Any) -> None:
+    nearest = difflib.get_close_matches(str(key), _CHECKS, n=1, cutoff=0.0)
+    log.warning("unknown setting %r kept as given; not a sockjs-tornado setting "
+                "(nearest known setting: %r)", key, nearest[0] if nearest else None)
 
 
 def origin_policy(settings: Mapping[str, Any]) -> "OriginPolicy":
