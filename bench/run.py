@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -35,8 +36,9 @@ LOADGEN = os.path.join(BUILD, "loadgen")
 TORNADO = "tornado==6.6.1"
 VENVS = {
     # ours and raw Tornado: the Tornado we build on, plus py-spy
-    # and picows (the frame-path ceiling, raw_ws_echo only)
-    ".venv-tornado": [TORNADO, "py-spy", "picows==2.3.1"],
+    # and picows (the frame-path ceiling, raw_ws_echo only) and uvloop
+    # (ours_uv: our server on uvloop)
+    ".venv-tornado": [TORNADO, "py-spy", "picows==2.3.1", "uvloop==0.23.0"],
     ".venv-1x": [TORNADO, "sockjs-tornado==1.0.7"],
     ".venv-aio": ["sockjs==0.13.0", "aiohttp"],
 }
@@ -112,12 +114,14 @@ def versions() -> Dict[str, str]:
 # -- servers ------------------------------------------------------------------
 
 
-def _py(venv: str, script: str) -> Callable[[int], List[str]]:
-    return lambda port: [venv_python(venv), os.path.join(HERE, "servers", script), str(port)]
+def _py(venv: str, script: str, *args: str) -> Callable[[int], List[str]]:
+    return lambda port: [venv_python(venv), os.path.join(HERE, "servers", script), str(port), *args]
 
 
 SERVERS: Dict[str, Tuple[str, Callable[[int], List[str]]]] = {
     "ours": ("sockjs-tornado (this)", _py(".venv-tornado", "ours.py")),
+    # The same server on uvloop instead of asyncio's own loop.
+    "ours_uv": ("sockjs-tornado (this) on uvloop", _py(".venv-tornado", "ours.py", "uvloop")),
     "v1x": ("sockjs-tornado 1.0.7", _py(".venv-1x", "v1x.py")),
     "aio": ("aiohttp sockjs 0.13", _py(".venv-aio", "aio.py")),
     "node": ("sockjs-node 0.3.24", lambda p: ["node", os.path.join(HERE, "servers", "node_server.js"), str(p)]),
@@ -169,24 +173,31 @@ _procs: List[subprocess.Popen] = []
 class Server:
     """One server process pinned to CPU 0."""
 
-    _next_port = 19300
-
     def __init__(self, key: str, env: Optional[Dict[str, str]] = None) -> None:
-        Server._next_port += 1
         self.key = key
-        self.port = Server._next_port
+        # A port free now: other runs of this bench may share the machine.
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
         cmd = ["taskset", "-c", SERVER_CPU] + SERVERS[key][1](self.port)
         penv = dict(os.environ, NODE_PATH=os.path.join(NODE_DIR, "node_modules"), PYTHONUNBUFFERED="1")
         if key == "base":
             penv["BENCH_OURS_ROOT"] = BASE_DIR
         penv.update(env or {})
-        self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=penv, text=True, preexec_fn=_raise_nofile
-        )
-        _procs.append(self.proc)
-        line = self.proc.stdout.readline() if self.proc.stdout else ""
-        if "LISTENING" not in line:
+        for _ in range(3):
+            self.proc = subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=penv, text=True, preexec_fn=_raise_nofile
+            )
+            _procs.append(self.proc)
+            line = self.proc.stdout.readline() if self.proc.stdout else ""
+            if "LISTENING" in line:
+                break
+            # Most likely the port is taken (a shared machine): the next one.
             self.stop()
+            Server._next_port += 1
+            self.port = Server._next_port
+            cmd = ["taskset", "-c", SERVER_CPU] + SERVERS[key][1](self.port)
+        else:
             raise RuntimeError("server %s did not start: %r" % (key, line))
         time.sleep(0.2)
 
@@ -380,16 +391,12 @@ def _idle(srv: Server, n: int, **kw: Any) -> Dict[str, float]:
 
 
 def w_idle_ws(srv: Server, key: str, secs: float) -> Result:
-    if key == "base":
-        return None
     if key == "raw":
         return _idle(srv, 10000, kind="ws", path="/websocket", sockjs=0)
     return _idle(srv, 10000, kind="ws", path="/echo/000/idle/websocket", sockjs=1)
 
 
 def w_idle_poll(srv: Server, key: str, secs: float) -> Result:
-    if key == "base":
-        return None
     if key == "raw":
         return None
     return _idle(srv, 10000, kind="poll", prefix="/echo")
@@ -474,8 +481,6 @@ def w_churn_poll(srv: Server, key: str, secs: float) -> Result:
 
 
 def w_churn(srv: Server, key: str, secs: float) -> Result:
-    if key == "base":
-        return None
     if key == "raw":
         return None
     path = "/echo/000/churn/websocket"
@@ -699,6 +704,12 @@ def table(results: Dict[str, Dict[str, List[Dict[str, float]]]], servers: List[s
             rows.append("| " + " | ".join(cells) + " |")
     # The HTTP ceiling, in round trips: two requests per round trip.
     rows.append("")
+    if "ours_uv" in servers:
+        for w, (_, _, label, metrics) in WORKLOADS.items():
+            for k, mlabel, _higher in metrics:
+                a, b = med(w, "ours_uv", k), med(w, "ours", k)
+                if a and b:
+                    rows.append("ours on uvloop / ours on asyncio, %s, %s: %.2fx  " % (label, mlabel, a / b))
     for k, what in (("rate", "per wall second"), ("eff", "per server CPU-second")):
         http = med("http", "raw", k)
         poll = med("xhr_poll", "ours", k)

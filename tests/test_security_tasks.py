@@ -102,6 +102,27 @@ def test_failed_task_logged_once_with_traceback(server_errors):
     assert not [r for r in server_errors.records if "never retrieved" in r.getMessage()]
 
 
+def test_failure_handled_by_the_starter_is_not_logged_again(server_errors):
+    seen = []
+
+    async def main():
+        group = TaskGroup()
+
+        async def boom():
+            raise RuntimeError("handled elsewhere")
+
+        task = group.spawn(boom(), "quiet", log_failure=False)
+        task.add_done_callback(lambda t: seen.append(t.exception()))
+        await asyncio.wait([task])
+        await asyncio.sleep(0)
+        return len(group)
+
+    assert asyncio.run(main()) == 0
+    gc.collect()
+    assert len(seen) == 1 and str(seen[0]) == "handled elsewhere"
+    assert server_errors.records == []
+
+
 def test_group_wait_cancels_what_outlives_the_deadline(caplog):
     async def main():
         group = TaskGroup()

@@ -1,4 +1,7 @@
-"""Bench server: this package (sockjs-tornado 2.x), services /echo and /bcast."""
+"""Bench server: this package (sockjs-tornado 2.x), services /echo and /bcast.
+
+python ours.py PORT [uvloop]     # "uvloop": run on uvloop, not asyncio's loop
+"""
 
 import asyncio
 import json
@@ -51,4 +54,9 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if sys.argv[2:] == ["uvloop"]:
+        import uvloop
+
+        uvloop.run(main())
+    else:
+        asyncio.run(main())

@@ -11,7 +11,7 @@ lets shutdown wait for what is still running.
 import asyncio
 import logging
 import time
-from typing import Any, Awaitable, Dict, List, Set
+from typing import Any, Awaitable, Dict, List, Tuple
 
 __all__ = ["TaskGroup", "DEFAULT_GROUP", "spawn"]
 
@@ -21,13 +21,12 @@ log = logging.getLogger("sockjs.tornado")
 class TaskGroup:
     """The running tasks of one owner (a router)."""
 
-    __slots__ = ("_tasks", "_quiet")
+    __slots__ = ("_tasks",)
 
     def __init__(self) -> None:
-        #: task -> what it does, for the log line of a failure.
-        self._tasks: Dict["asyncio.Future[Any]", str] = {}
-        #: Tasks whose failure their starter handles itself.
-        self._quiet: Set["asyncio.Future[Any]"] = set()
+        #: task -> (what it does, whether its failure is logged here; the
+        #: starter of a task may handle the failure itself).
+        self._tasks: Dict["asyncio.Future[Any]", Tuple[str, bool]] = {}
 
     def spawn(self, coro: "Awaitable[Any]", what: str, log_failure: bool = True) -> "asyncio.Future[Any]":
         """Start ``coro`` as a task on the running loop and keep it until it
@@ -35,18 +34,13 @@ class TaskGroup:
         under ``what``, unless ``log_failure`` is False (the caller looks
         at the task's result itself)."""
         task = asyncio.ensure_future(coro)
-        self._tasks[task] = what
-        if not log_failure:
-            self._quiet.add(task)
+        self._tasks[task] = (what, log_failure)
         task.add_done_callback(self._done)
         return task
 
     def _done(self, task: "asyncio.Future[Any]") -> None:
-        what = self._tasks.pop(task, "task")
-        if task in self._quiet:
-            self._quiet.discard(task)
-            return
-        if task.cancelled():
+        what, log_failure = self._tasks.pop(task, ("task", True))
+        if not log_failure or task.cancelled():
             return
         exc = task.exception()  # retrieved: asyncio will not report it again
         if exc is not None:
@@ -72,7 +66,7 @@ class TaskGroup:
             if not left:
                 break
             log.warning("%d task(s) still running at shutdown cancelled: %s", len(left),
-                        ", ".join(sorted(set(self._tasks[t] for t in left))))
+                        ", ".join(sorted(set(self._tasks[t][0] for t in left))))
             for task in left:
                 task.cancel()
             cancelled += len(left)
