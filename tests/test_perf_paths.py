@@ -2,6 +2,7 @@
 protocol's promises: broadcast frames held until the end of a loop turn
 still arrive complete and in order, before a close; client payloads decode
 exactly as ``json.loads`` would have them."""
+
 import json
 from typing import Any, List, Set
 
@@ -82,9 +83,27 @@ def test_held_broadcast_frames_go_out_before_a_close(burst_server: Any) -> None:
 
 
 PAYLOADS = [
-    '["a"]', '"x"', '["a","b\\u00e9"]', ' ["a"]', '["a"] ', '["a"]x', "[1]", "{}", "[", "[]",
-    '["\\ud800"]', '\ufeff["a"]', '"\\n"', '["a",]', "NaN", "[NaN]", '["\x01"]', '[["a"]]',
-    '["\u2028"]', "null", '["a"]\n',
+    '["a"]',
+    '"x"',
+    '["a","b\\u00e9"]',
+    ' ["a"]',
+    '["a"] ',
+    '["a"]x',
+    "[1]",
+    "{}",
+    "[",
+    "[]",
+    '["\\ud800"]',
+    '\ufeff["a"]',
+    '"\\n"',
+    '["a",]',
+    "NaN",
+    "[NaN]",
+    '["\x01"]',
+    '[["a"]]',
+    '["\u2028"]',
+    "null",
+    '["a"]\n',
 ]
 
 
@@ -119,6 +138,7 @@ def test_decoding_matches_json_loads(payload: str) -> None:
 
 def _stream(srv: Any) -> Any:
     from protocol_helpers import RawHTTP, sid
+
     c = RawHTTP(srv.port)
     resp = c.request("POST", "/burst/000/%s/xhr_streaming" % sid())
     assert resp.status == 200
