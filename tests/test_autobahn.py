@@ -10,6 +10,7 @@ Groups: 1-7 framing, pings, reserved bits, opcodes, fragmentation, UTF-8,
 close handshake; 9.1/9.2 large text and binary messages (limits raised to
 fit); 10 automatic fragmentation; 12/13 permessage-deflate.
 """
+
 import json
 import os
 import subprocess
@@ -33,9 +34,11 @@ WSTEST = os.path.join(ROOT, ".venv-autobahn", "bin", "wstest")
 #: 8 KiB in 256-byte fragments: larger than the smallest window, 512
 #: bytes, that 13.3/13.5 agree on). SOCKJS_AUTOBAHN_FULL=1 runs every case.
 _DEFLATE_CASES = range(1, 19) if os.environ.get("SOCKJS_AUTOBAHN_FULL") else [1, 3, 5, 11]
-CASES = (["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "9.1.*", "9.2.*", "10.*"]
-         + ["12.%d.%d" % (g, c) for g in range(1, 6) for c in _DEFLATE_CASES]
-         + ["13.%d.%d" % (g, c) for g in range(1, 8) for c in _DEFLATE_CASES])
+CASES = (
+    ["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "9.1.*", "9.2.*", "10.*"]
+    + ["12.%d.%d" % (g, c) for g in range(1, 6) for c in _DEFLATE_CASES]
+    + ["13.%d.%d" % (g, c) for g in range(1, 8) for c in _DEFLATE_CASES]
+)
 
 #: What counts as passing, for the behaviour and the closing behaviour.
 GOOD = ("OK", "INFORMATIONAL")
@@ -60,8 +63,10 @@ def failures(report: Dict[str, Dict[str, Any]]) -> List[str]:
     bad = []
     for case, result in sorted(report.items(), key=lambda kv: [int(p) for p in kv[0].split(".")]):
         if result["behavior"] not in GOOD or result["behaviorClose"] not in GOOD:
-            bad.append("%s: %s/%s (close code %s)"
-                       % (case, result["behavior"], result["behaviorClose"], result.get("remoteCloseCode")))
+            bad.append(
+                "%s: %s/%s (close code %s)"
+                % (case, result["behavior"], result["behaviorClose"], result.get("remoteCloseCode"))
+            )
     return bad
 
 
@@ -79,8 +84,13 @@ def test_autobahn_fuzzingclient(make_server: Any, tmp_path: Any) -> None:
     }
     spec_path = tmp_path / "fuzzingclient.json"
     spec_path.write_text(json.dumps(spec))
-    proc = subprocess.run([WSTEST, "-m", "fuzzingclient", "-s", str(spec_path)], cwd=str(tmp_path),
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=1400)
+    proc = subprocess.run(
+        [WSTEST, "-m", "fuzzingclient", "-s", str(spec_path)],
+        cwd=str(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=1400,
+    )
     index = outdir / "index.json"
     assert index.exists(), "wstest wrote no report:\n" + proc.stdout.decode(errors="replace")[-3000:]
     report = json.loads(index.read_text())["sockjs-tornado"]

@@ -2,6 +2,7 @@
 messages and subprotocols on the raw endpoint, permessage-deflate
 (RFC 7692), and close frames that reach the client when a limit ends a
 connection."""
+
 import asyncio
 import random
 import socket
@@ -63,8 +64,8 @@ class Frames:
                     n, pos = struct.unpack("!Q", b[2:10])[0], 10
                 if n < 126 or pos > 2:
                     if len(b) >= pos + n:
-                        self.buf = b[pos + n:]
-                        return b[0] & 0x0F, bool(b[0] & 0x40), b[pos:pos + n]
+                        self.buf = b[pos + n :]
+                        return b[0] & 0x0F, bool(b[0] & 0x40), b[pos : pos + n]
             if not self._fill(max(0.01, deadline - time.monotonic())):
                 return None
 
@@ -114,17 +115,21 @@ def test_invalid_utf8_fails_at_its_fragment(make_server):
     assert Echo.received == []
 
 
-@pytest.mark.parametrize("payload,code", [
-    (b"\x03", 1002),
-    (struct.pack("!H", 1004), 1002),
-    (struct.pack("!H", 1016), 1002),
-    (struct.pack("!H", 999), 1002),
-    (struct.pack("!H", 5000), 1002),
-    (struct.pack("!H", 1000) + b"\xff\xfe", 1007),
-    (struct.pack("!H", 1012) + b"restart", 1012),
-    (struct.pack("!H", 4001) + b"bye", 4001),
-    (b"", 1000),
-], ids=["1-byte", "1004", "1016", "999", "5000", "bad-utf8", "1012-echoed", "4001-echoed", "empty"])
+@pytest.mark.parametrize(
+    "payload,code",
+    [
+        (b"\x03", 1002),
+        (struct.pack("!H", 1004), 1002),
+        (struct.pack("!H", 1016), 1002),
+        (struct.pack("!H", 999), 1002),
+        (struct.pack("!H", 5000), 1002),
+        (struct.pack("!H", 1000) + b"\xff\xfe", 1007),
+        (struct.pack("!H", 1012) + b"restart", 1012),
+        (struct.pack("!H", 4001) + b"bye", 4001),
+        (b"", 1000),
+    ],
+    ids=["1-byte", "1004", "1016", "999", "5000", "bad-utf8", "1012-echoed", "4001-echoed", "empty"],
+)
 def test_close_frames_are_checked(make_server, payload, code):
     srv = make_server(router_app(Echo, "/echo"))
     ws = raw_ws(srv)
@@ -162,6 +167,7 @@ def test_slow_reader_overflow_close_frame_follows_the_backlog(make_server):
     """A client that stops reading while the server keeps sending: the
     connection is closed with 1013, and once the client reads again it
     gets everything queued within the bound, then the close frame."""
+
     class Flood(SockJSConnection):
         def on_message(self, message: Any) -> None:
             for _ in range(200):
@@ -203,9 +209,9 @@ def test_binary_messages_on_the_raw_endpoint(make_server):
 def test_send_binary_true_on_the_raw_endpoint(make_server):
     class Sender(SockJSConnection):
         def on_message(self, message: Any) -> None:
-            self.send(message, binary=True)   # str: as UTF-8
-            self.send({"k": 1}, binary=True)   # JSON text, in a binary frame
-            self.send(b"\x01\x02")             # bytes without binary: text
+            self.send(message, binary=True)  # str: as UTF-8
+            self.send({"k": 1}, binary=True)  # JSON text, in a binary frame
+            self.send(b"\x01\x02")  # bytes without binary: text
 
     srv = make_server(router_app(Sender, "/s"))
     ws = websocket.create_connection(srv.ws_url + "/s/websocket", timeout=5)
@@ -255,8 +261,7 @@ class Chat(SockJSConnection):
 def test_subprotocol_chosen_by_the_application(make_server):
     Chat.offered = []
     srv = make_server(router_app(Chat, "/chat"))
-    ws = websocket.create_connection(srv.ws_url + "/chat/websocket", timeout=5,
-                                     subprotocols=["chat.v1", "chat.v2"])
+    ws = websocket.create_connection(srv.ws_url + "/chat/websocket", timeout=5, subprotocols=["chat.v1", "chat.v2"])
     try:
         assert ws.getsubprotocol() == "chat.v2"
         assert ws.recv() == "protocol=chat.v2"
@@ -314,10 +319,13 @@ def test_compression_is_off_by_default(make_server):
     assert Frames(ws).close_code() == (1002, "Reserved bits set")
 
 
-@pytest.mark.parametrize("offer", [
-    "permessage-deflate; client_max_window_bits",   # Chrome, Edge
-    "permessage-deflate",                            # Firefox, Safari
-])
+@pytest.mark.parametrize(
+    "offer",
+    [
+        "permessage-deflate; client_max_window_bits",  # Chrome, Edge
+        "permessage-deflate",  # Firefox, Safari
+    ],
+)
 def test_compressed_echo_with_a_browser_offer(make_server, offer):
     srv = make_server(router_app(Echo, "/echo", {"websocket_compression": {}}))
     ws = raw_ws(srv, headers="Sec-WebSocket-Extensions: %s\r\n" % offer)
@@ -399,17 +407,26 @@ def test_no_context_takeover_and_broadcast_compressed_once(make_server, monkeypa
     assert len(calls) == 2  # once per broadcast, not per connection
 
 
-@pytest.mark.parametrize("offer,answer", [
-    ("permessage-deflate; server_max_window_bits=10", "permessage-deflate; server_max_window_bits=10"),
-    ("permessage-deflate; server_max_window_bits=8; client_no_context_takeover",
-     "permessage-deflate; client_no_context_takeover; server_max_window_bits=8"),
-    ("permessage-deflate; server_no_context_takeover; client_max_window_bits=9",
-     "permessage-deflate; server_no_context_takeover"),
-    # An offer we cannot take is skipped for the next one.
-    ("permessage-deflate; server_max_window_bits=16, permessage-deflate; client_no_context_takeover",
-     "permessage-deflate; client_no_context_takeover"),
-    ("x-webkit-deflate-frame, permessage-deflate", "permessage-deflate"),
-])
+@pytest.mark.parametrize(
+    "offer,answer",
+    [
+        ("permessage-deflate; server_max_window_bits=10", "permessage-deflate; server_max_window_bits=10"),
+        (
+            "permessage-deflate; server_max_window_bits=8; client_no_context_takeover",
+            "permessage-deflate; client_no_context_takeover; server_max_window_bits=8",
+        ),
+        (
+            "permessage-deflate; server_no_context_takeover; client_max_window_bits=9",
+            "permessage-deflate; server_no_context_takeover",
+        ),
+        # An offer we cannot take is skipped for the next one.
+        (
+            "permessage-deflate; server_max_window_bits=16, permessage-deflate; client_no_context_takeover",
+            "permessage-deflate; client_no_context_takeover",
+        ),
+        ("x-webkit-deflate-frame, permessage-deflate", "permessage-deflate"),
+    ],
+)
 def test_negotiated_parameters_are_used(make_server, offer, answer):
     srv = make_server(router_app(Echo, "/echo", {"websocket_compression": {}}))
     ws = raw_ws(srv, headers="Sec-WebSocket-Extensions: %s\r\n" % offer)
@@ -450,27 +467,40 @@ def test_deflater_stays_within_small_windows(bits):
 
 
 def test_negotiate_pure():
-    chosen = wsnegotiate.negotiate(["permessage-deflate; client_max_window_bits"], ["a, b", "c"], {},
-                                   lambda offered: offered[-1])
+    chosen = wsnegotiate.negotiate(
+        ["permessage-deflate; client_max_window_bits"], ["a, b", "c"], {}, lambda offered: offered[-1]
+    )
     assert chosen.subprotocol == "c"
-    assert chosen.header_lines == ("Sec-WebSocket-Protocol: c\r\n"
-                                   "Sec-WebSocket-Extensions: permessage-deflate\r\n")
+    assert chosen.header_lines == ("Sec-WebSocket-Protocol: c\r\nSec-WebSocket-Extensions: permessage-deflate\r\n")
     assert chosen.deflate == wsdeflate.DeflateParams()
     off = wsnegotiate.negotiate(["permessage-deflate"], [], None, lambda offered: None)
     assert off == wsnegotiate.Negotiated()
     assert wsnegotiate.parse_extensions(['permessage-deflate; server_max_window_bits="10", foo; bar=1']) == [
-        ("permessage-deflate", [("server_max_window_bits", "10")]), ("foo", [("bar", "1")])]
-    for bad in ("permessage-deflate; server_max_window_bits=010", "permessage-deflate; server_max_window_bits",
-                "permessage-deflate; client_max_window_bits=7", "permessage-deflate; unknown",
-                "permessage-deflate; server_no_context_takeover=1",
-                "permessage-deflate; server_no_context_takeover; server_no_context_takeover"):
+        ("permessage-deflate", [("server_max_window_bits", "10")]),
+        ("foo", [("bar", "1")]),
+    ]
+    for bad in (
+        "permessage-deflate; server_max_window_bits=010",
+        "permessage-deflate; server_max_window_bits",
+        "permessage-deflate; client_max_window_bits=7",
+        "permessage-deflate; unknown",
+        "permessage-deflate; server_no_context_takeover=1",
+        "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+    ):
         assert wsnegotiate.negotiate_deflate(wsnegotiate.parse_extensions([bad]), {}) is None, bad
 
 
-@pytest.mark.parametrize("value,error", [
-    ("yes", TypeError), ({"compression_level": "9"}, TypeError), ({"compression_level": 10}, ValueError),
-    ({"mem_level": 0}, ValueError), ({"window": 9}, ValueError), ({"server_no_context_takeover": 1}, TypeError),
-])
+@pytest.mark.parametrize(
+    "value,error",
+    [
+        ("yes", TypeError),
+        ({"compression_level": "9"}, TypeError),
+        ({"compression_level": 10}, ValueError),
+        ({"mem_level": 0}, ValueError),
+        ({"window": 9}, ValueError),
+        ({"server_no_context_takeover": 1}, TypeError),
+    ],
+)
 def test_websocket_compression_setting_is_checked(value, error):
     with pytest.raises(error, match="websocket_compression"):
         validate_settings({"websocket_compression": value})
