@@ -18,6 +18,7 @@ Everything is bounded (count and a --timeout) and every process is
 stopped at the end. Results print as a table and, with ``--json``, as
 JSON.
 """
+
 import argparse
 import asyncio
 import json
@@ -90,8 +91,10 @@ async def run_case(nodes: int, clients: int, messages: int, burst: int, timeout:
         ws_base = cluster.url.replace("http://", "ws://") + "/chat/000/"
         receivers = [Receiver() for _ in range(clients)]
         dones = [loop.create_future() for _ in receivers]
-        tasks = [asyncio.ensure_future(r.run(ws_base + "b%05d/websocket" % i, messages, d))
-                 for i, (r, d) in enumerate(zip(receivers, dones))]
+        tasks = [
+            asyncio.ensure_future(r.run(ws_base + "b%05d/websocket" % i, messages, d))
+            for i, (r, d) in enumerate(zip(receivers, dones))
+        ]
         await asyncio.wait_for(asyncio.gather(*(r.subscribed.wait() for r in receivers)), timeout)
         per_node = {n: sum(1 for r in receivers if r.node == n) for n in sorted({r.node for r in receivers})}
 
@@ -108,6 +111,7 @@ async def run_case(nodes: int, clients: int, messages: int, burst: int, timeout:
             req = urllib.request.Request(url, data=body, method="POST")
             with urllib.request.urlopen(req, timeout=10) as r:
                 r.read()
+
         sent = 0
         while sent < messages:
             n = min(burst, messages - sent)
@@ -130,8 +134,11 @@ async def run_case(nodes: int, clients: int, messages: int, burst: int, timeout:
         node_cpu = [cpu["node%d" % (i + 1)] for i in range(nodes)]
         deliveries = clients * messages
         return {
-            "nodes": nodes, "clients": clients, "clients_per_node": per_node,
-            "messages": messages, "deliveries": clients * messages,
+            "nodes": nodes,
+            "clients": clients,
+            "clients_per_node": per_node,
+            "messages": messages,
+            "deliveries": clients * messages,
             "wall_s": round(wall, 3),
             "deliveries_per_s": round(clients * messages / wall),
             "latency_ms_p50": round(1000 * statistics.median(lat), 1),
@@ -165,14 +172,25 @@ def main() -> None:
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    print("%-5s %-8s %-9s %-10s %-8s %-8s %-10s %-12s %s" % (
-        "nodes", "clients", "deliv.", "deliv./s", "p50 ms", "p99 ms", "us/deliv.", "busiest/cpu-s",
-        "CPU seconds"))
+    print(
+        "%-5s %-8s %-9s %-10s %-8s %-8s %-10s %-12s %s"
+        % ("nodes", "clients", "deliv.", "deliv./s", "p50 ms", "p99 ms", "us/deliv.", "busiest/cpu-s", "CPU seconds")
+    )
     for r in results:
-        print("%-5d %-8d %-9d %-10d %-8.1f %-8.1f %-10.2f %-12d %s" % (
-            r["nodes"], r["clients"], r["deliveries"], r["deliveries_per_s"], r["latency_ms_p50"],
-            r["latency_ms_p99"], r["node_cpu_us_per_delivery"], r["busiest_node_deliveries_per_cpu_s"],
-            " ".join("%s=%.2f" % kv for kv in r["cpu_s"].items())))
+        print(
+            "%-5d %-8d %-9d %-10d %-8.1f %-8.1f %-10.2f %-12d %s"
+            % (
+                r["nodes"],
+                r["clients"],
+                r["deliveries"],
+                r["deliveries_per_s"],
+                r["latency_ms_p50"],
+                r["latency_ms_p99"],
+                r["node_cpu_us_per_delivery"],
+                r["busiest_node_deliveries_per_cpu_s"],
+                " ".join("%s=%.2f" % kv for kv in r["cpu_s"].items()),
+            )
+        )
     print("load average: %.1f on %d CPUs" % (os.getloadavg()[0], os.cpu_count() or 0))
 
 

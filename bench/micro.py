@@ -6,6 +6,7 @@ optimising (bench/README.md); the real figures come from bench/run.py.
 
     python3 bench/micro.py
 """
+
 import asyncio
 import os
 import sys
@@ -76,6 +77,7 @@ async def main() -> None:
     def sockjs_echo(k: int) -> None:
         for _ in range(k):
             c.data_received(frame)
+
     print("sockjs websocket echo: %.2f us/msg" % per_us(sockjs_echo, n))
 
     rc, rt = conn_for(RawWebSocketReceiver(router, INFO))
@@ -84,6 +86,7 @@ async def main() -> None:
     def raw_echo(k: int) -> None:
         for _ in range(k):
             rc.data_received(rframe)
+
     print("raw websocket echo:    %.2f us/msg" % per_us(raw_echo, n))
 
     brouter = SockJSRouter(Bcast, "/bcast")
@@ -102,8 +105,10 @@ async def main() -> None:
         await asyncio.sleep(0)
         per = (time.process_time() - t0) * 1e6 / (m * burst * len(clients))
         writes = conns[0][1].n
-        print("broadcast to 10k, %d per loop turn: %.2f us/delivery (%d writes on one connection so far)"
-              % (burst, per, writes))
+        print(
+            "broadcast to 10k, %d per loop turn: %.2f us/delivery (%d writes on one connection so far)"
+            % (burst, per, writes)
+        )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ time only our Python (CPU time of this process); figure 3 is wall time
 (Redis works in its own process, pinned to CPU 1 when taskset exists,
 this process to CPU 0).
 """
+
 import argparse
 import asyncio
 import gc
@@ -91,8 +92,12 @@ async def deliveries_per_cpu_second(settings: Dict[str, Any], info: ConnectionIn
 
 
 async def redis_publications_per_second(redis_url: str, history: bool, n: int) -> float:
-    settings = {"broker": redis_url, "broker_namespace": "bench-%s" % history, "broker_buffer_size": n + 1,
-                "history_size": 1000 if history else 0}
+    settings = {
+        "broker": redis_url,
+        "broker_namespace": "bench-%s" % history,
+        "broker_buffer_size": n + 1,
+        "history_size": 1000 if history else 0,
+    }
     a = SockJSRouter(Sub, "/r", settings)
     b = SockJSRouter(Sub, "/r", settings)
     got = []
@@ -103,6 +108,7 @@ async def redis_publications_per_second(redis_url: str, history: bool, n: int) -
     def counting(channel: Any, message: Any, position: Any = None) -> int:
         got.append(message)
         return deliver(channel, message, position)
+
     b.channels.broker._deliver = counting  # count what reaches process b
     while not (a.channels.broker.connected and b.channels.broker.connected):  # noqa: ASYNC110 - polls a flag
         await asyncio.sleep(0.01)
@@ -142,10 +148,13 @@ async def main() -> None:
     plain = await deliveries_per_cpu_second({}, PLAIN, subs, pubs)
     kept = await deliveries_per_cpu_second({"history_size": 1000}, PLAIN, subs, pubs)
     rec = await deliveries_per_cpu_second({"history_size": 1000, "recovery": True}, RECOVERING, subs, pubs)
-    print("2. publish to %d: %.0f deliveries/CPU-s plain, %.0f with history: %.2fx (target >= 0.8); "
-          "%.0f to recovering clients: %.2fx" % (subs, plain, kept, kept / plain, rec, rec / plain))
+    print(
+        "2. publish to %d: %.0f deliveries/CPU-s plain, %.0f with history: %.2fx (target >= 0.8); "
+        "%.0f to recovering clients: %.2fx" % (subs, plain, kept, kept / plain, rec, rec / plain)
+    )
 
     from cluster import Cluster
+
     cluster = Cluster(nodes=0)
     try:
         cluster.start_redis()
@@ -153,8 +162,10 @@ async def main() -> None:
         pin("1", cluster.redis.pid)
         plain_r = await redis_publications_per_second(cluster.redis_url, False, n_redis)
         kept_r = await redis_publications_per_second(cluster.redis_url, True, n_redis)
-        print("3. through redis: %.0f publications/s plain pub/sub, %.0f kept in history: %.2fx (target >= 0.5)"
-              % (plain_r, kept_r, kept_r / plain_r))
+        print(
+            "3. through redis: %.0f publications/s plain pub/sub, %.0f kept in history: %.2fx (target >= 0.5)"
+            % (plain_r, kept_r, kept_r / plain_r)
+        )
     finally:
         cluster.cleanup()
 

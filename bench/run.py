@@ -13,6 +13,7 @@ places (bench/.venv-*, bench/.node) and compiles the load generator
 127.0.0.1 and every process started is killed at the end. See
 bench/README.md for what each workload does.
 """
+
 import argparse
 import json
 import os
@@ -51,6 +52,7 @@ def log(*a: Any) -> None:
 
 # -- installation -------------------------------------------------------------
 
+
 def venv_python(name: str) -> str:
     return os.path.join(HERE, name, "bin", "python")
 
@@ -63,8 +65,7 @@ def extract_base(commit: str) -> None:
     the working tree and index are left alone)."""
     shutil.rmtree(BASE_DIR, ignore_errors=True)
     os.makedirs(BASE_DIR)
-    archive = subprocess.run(["git", "-C", ROOT, "archive", commit, "sockjs"], check=True,
-                             capture_output=True).stdout
+    archive = subprocess.run(["git", "-C", ROOT, "archive", commit, "sockjs"], check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", BASE_DIR], input=archive, check=True)
 
 
@@ -84,8 +85,9 @@ def install() -> None:
         os.makedirs(NODE_DIR, exist_ok=True)
         with open(os.path.join(NODE_DIR, "package.json"), "w") as f:
             f.write('{"private": true}\n')
-        subprocess.check_call(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error",
-                               "--prefix", NODE_DIR, "sockjs@0.3.24"])
+        subprocess.check_call(
+            ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", NODE_DIR, "sockjs@0.3.24"]
+        )
     src = os.path.join(HERE, "loadgen.c")
     if not os.path.exists(LOADGEN) or os.path.getmtime(LOADGEN) < os.path.getmtime(src):
         os.makedirs(BUILD, exist_ok=True)
@@ -98,6 +100,7 @@ def versions() -> Dict[str, str]:
             return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.strip()
         except Exception as e:
             return "? (%s)" % e
+
     return {
         "python": out([venv_python(".venv-tornado"), "-c", "import sys; print(sys.version.split()[0])"]),
         "tornado": out([venv_python(".venv-tornado"), "-c", "import tornado; print(tornado.version)"]),
@@ -109,6 +112,7 @@ def versions() -> Dict[str, str]:
 
 
 # -- servers ------------------------------------------------------------------
+
 
 def _py(venv: str, script: str, *args: str) -> Callable[[int], List[str]]:
     return lambda port: [venv_python(venv), os.path.join(HERE, "servers", script), str(port), *args]
@@ -139,6 +143,7 @@ def _nofile_limit() -> int:
     NOFILE where this process may raise its hard limit (root with
     CAP_SYS_RESOURCE), else the hard limit it has."""
     import resource
+
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
@@ -149,6 +154,7 @@ def _nofile_limit() -> int:
 
 def _raise_nofile() -> None:
     import resource
+
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
     except (ValueError, OSError):
@@ -178,12 +184,20 @@ class Server:
         if key == "base":
             penv["BENCH_OURS_ROOT"] = BASE_DIR
         penv.update(env or {})
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=penv,
-                                     text=True, preexec_fn=_raise_nofile)
-        _procs.append(self.proc)
-        line = self.proc.stdout.readline() if self.proc.stdout else ""
-        if "LISTENING" not in line:
+        for _ in range(3):
+            self.proc = subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=penv, text=True, preexec_fn=_raise_nofile
+            )
+            _procs.append(self.proc)
+            line = self.proc.stdout.readline() if self.proc.stdout else ""
+            if "LISTENING" in line:
+                break
+            # Most likely the port is taken (a shared machine): the next one.
             self.stop()
+            Server._next_port += 1
+            self.port = Server._next_port
+            cmd = ["taskset", "-c", SERVER_CPU] + SERVERS[key][1](self.port)
+        else:
             raise RuntimeError("server %s did not start: %r" % (key, line))
         time.sleep(0.2)
 
@@ -277,11 +291,13 @@ LATENCY_RATE = 2000
 
 def w_ws_latency(srv: Server, key: str, secs: float) -> Result:
     if key == "raw":
-        r = loadgen("ws_echo", srv.port, spid=srv.pid, path="/websocket", sockjs=0, conns=100, secs=secs,
-                    rate=LATENCY_RATE)
+        r = loadgen(
+            "ws_echo", srv.port, spid=srv.pid, path="/websocket", sockjs=0, conns=100, secs=secs, rate=LATENCY_RATE
+        )
     else:
-        r = loadgen("ws_echo", srv.port, spid=srv.pid, path="/echo/000/bench/websocket", conns=100, secs=secs,
-                    rate=LATENCY_RATE)
+        r = loadgen(
+            "ws_echo", srv.port, spid=srv.pid, path="/echo/000/bench/websocket", conns=100, secs=secs, rate=LATENCY_RATE
+        )
     return {"p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"], "cpu": r["cpu"], "errors": r["errors"] + r["skipped"]}
 
 
@@ -302,15 +318,33 @@ def w_xhr_poll(srv: Server, key: str, secs: float) -> Result:
 def w_xhr_stream(srv: Server, key: str, secs: float) -> Result:
     if key == "raw":
         return None
-    r = loadgen("xhr_stream", srv.port, spid=srv.pid, prefix="/bcast", conns=100, secs=secs, window=8,
-                wspath="/bcast/000/sender/websocket")
+    r = loadgen(
+        "xhr_stream",
+        srv.port,
+        spid=srv.pid,
+        prefix="/bcast",
+        conns=100,
+        secs=secs,
+        window=8,
+        wspath="/bcast/000/sender/websocket",
+    )
     return {"rate": r["rate"], "eff": eff(r), "cpu": r["cpu"], "errors": r["errors"]}
 
 
 def _bcast(srv: Server, key: str, secs: float, n: int) -> Result:
     path = "/bcast" if key == "raw" else "/bcast/000/bench/websocket"
-    r = loadgen("bcast", srv.port, spid=srv.pid, path=path, sockjs=0 if key == "raw" else 1, conns=n, secs=secs,
-                window=4, ttl=5, timeout=180)
+    r = loadgen(
+        "bcast",
+        srv.port,
+        spid=srv.pid,
+        path=path,
+        sockjs=0 if key == "raw" else 1,
+        conns=n,
+        secs=secs,
+        window=4,
+        ttl=5,
+        timeout=180,
+    )
     return {"rate": r["rate"], "eff": eff(r), "ttl_ms": r["ttl_p50_ms"], "cpu": r["cpu"], "errors": r["errors"]}
 
 
@@ -353,21 +387,16 @@ def _idle(srv: Server, n: int, **kw: Any) -> Dict[str, float]:
             p.kill()
             p.wait()
         _procs.remove(p)
-    return {"kb": (after - before) / max(opened, 1), "opened": opened, "cpu": 0.0,
-            "errors": n - opened}
+    return {"kb": (after - before) / max(opened, 1), "opened": opened, "cpu": 0.0, "errors": n - opened}
 
 
 def w_idle_ws(srv: Server, key: str, secs: float) -> Result:
-    if key == "base":
-        return None
     if key == "raw":
         return _idle(srv, 10000, kind="ws", path="/websocket", sockjs=0)
     return _idle(srv, 10000, kind="ws", path="/echo/000/idle/websocket", sockjs=1)
 
 
 def w_idle_poll(srv: Server, key: str, secs: float) -> Result:
-    if key == "base":
-        return None
     if key == "raw":
         return None
     return _idle(srv, 10000, kind="poll", prefix="/echo")
@@ -388,8 +417,20 @@ def w_idle_poll_100k(srv: Server, key: str, secs: float) -> Result:
 def w_bcast_100k(srv: Server, key: str, secs: float) -> Result:
     if key not in ("ours", "base", "node"):
         return None
-    r = loadgen("bcast", srv.port, spid=srv.pid, path="/bcast/000/bench/websocket", sockjs=1, conns=BIG,
-                secs=secs, window=4, ttl=3, srcs=SRCS_100K, open=240, timeout=400)
+    r = loadgen(
+        "bcast",
+        srv.port,
+        spid=srv.pid,
+        path="/bcast/000/bench/websocket",
+        sockjs=1,
+        conns=BIG,
+        secs=secs,
+        window=4,
+        ttl=3,
+        srcs=SRCS_100K,
+        open=240,
+        timeout=400,
+    )
     return {"rate": r["rate"], "eff": eff(r), "ttl_ms": r["ttl_p50_ms"], "cpu": r["cpu"], "errors": r["errors"]}
 
 
@@ -402,15 +443,34 @@ def w_hold_100k(srv: Server, key: str, secs: float) -> Result:
     if key not in ("ours", "base"):
         return None
     rss0 = srv.rss_kb()
-    r = loadgen("hold", srv.port, spid=srv.pid, conns=BIG - 100, echo=100, rate=LATENCY_RATE, secs=max(secs, 3),
-                hb=HOLD_HEARTBEAT, periods=2, srcs=SRCS_100K, timeout=600)
+    r = loadgen(
+        "hold",
+        srv.port,
+        spid=srv.pid,
+        conns=BIG - 100,
+        echo=100,
+        rate=LATENCY_RATE,
+        secs=max(secs, 3),
+        hb=HOLD_HEARTBEAT,
+        periods=2,
+        srcs=SRCS_100K,
+        timeout=600,
+    )
     rss1 = srv.rss_kb()
-    return {"held": r["still_open"], "on_time": r["with_all_heartbeats"] - r["late"], "late": r["late"],
-            "max_gap_s": r["max_gap_s"], "p99_idle_ms": r["p99_idle_ms"], "p99_held_ms": r["p99_held_ms"],
-            "p99_ratio": r["p99_held_ms"] / r["p99_idle_ms"] if r["p99_idle_ms"] > 0 else 0.0,
-            "open_rate": r["held"] / r["open_secs"] if r["open_secs"] else 0.0,
-            "server_cpu_pct": 100.0 * r["server_cpu"] / r["secs"] if r["secs"] else 0.0,
-            "kb": (rss1 - rss0) / max(r["held"], 1), "cpu": r["cpu"], "errors": r["errors"] + r["skipped"]}
+    return {
+        "held": r["still_open"],
+        "on_time": r["with_all_heartbeats"] - r["late"],
+        "late": r["late"],
+        "max_gap_s": r["max_gap_s"],
+        "p99_idle_ms": r["p99_idle_ms"],
+        "p99_held_ms": r["p99_held_ms"],
+        "p99_ratio": r["p99_held_ms"] / r["p99_idle_ms"] if r["p99_idle_ms"] > 0 else 0.0,
+        "open_rate": r["held"] / r["open_secs"] if r["open_secs"] else 0.0,
+        "server_cpu_pct": 100.0 * r["server_cpu"] / r["secs"] if r["secs"] else 0.0,
+        "kb": (rss1 - rss0) / max(r["held"], 1),
+        "cpu": r["cpu"],
+        "errors": r["errors"] + r["skipped"],
+    }
 
 
 def w_churn_poll(srv: Server, key: str, secs: float) -> Result:
@@ -421,8 +481,6 @@ def w_churn_poll(srv: Server, key: str, secs: float) -> Result:
 
 
 def w_churn(srv: Server, key: str, secs: float) -> Result:
-    if key == "base":
-        return None
     if key == "raw":
         return None
     path = "/echo/000/churn/websocket"
@@ -434,53 +492,121 @@ def w_churn(srv: Server, key: str, secs: float) -> Result:
     r = loadgen("churn", srv.port, spid=srv.pid, path=path, conns=50, secs=secs * 2)
     time.sleep(1.0)
     rss2 = srv.rss_kb()
-    return {"rate": r["rate"], "eff": eff(r), "drift_pct": (rss2 - rss1) * 100.0 / rss1, "cpu": r["cpu"],
-            "errors": r["errors"]}
+    return {
+        "rate": r["rate"],
+        "eff": eff(r),
+        "drift_pct": (rss2 - rss1) * 100.0 / rss1,
+        "cpu": r["cpu"],
+        "errors": r["errors"],
+    }
 
 
 # name -> (function, fresh server per run?, row label, metrics [(key, label, higher is better)])
 WORKLOADS: Dict[str, Tuple[Callable[[Server, str, float], Result], bool, str, List[Tuple[str, str, bool]]]] = {
-    "ws_echo": (w_ws_echo, False, "websocket echo (100 sessions, 1 in flight)",
-                [("rate", "msgs/s", True), ("eff", "msgs per server CPU-s", True)]),
-    "raw_ws_echo": (w_raw_ws_echo, False, "raw /websocket echo (100 conns)",
-                    [("rate", "msgs/s", True), ("eff", "msgs per server CPU-s", True)]),
-    "ws_latency": (w_ws_latency, False, "websocket echo latency at %d msgs/s" % LATENCY_RATE,
-                   [("p50_ms", "p50 ms", False), ("p99_ms", "p99 ms", False)]),
-    "http": (w_http, False, "small HTTP handler (50 keep-alive conns)",
-             [("rate", "req/s", True), ("eff", "req per server CPU-s", True)]),
-    "xhr_poll": (w_xhr_poll, False, "xhr_send + xhr round trips (50 sessions)",
-                 [("rate", "round trips/s", True), ("eff", "per server CPU-s", True)]),
-    "xhr_stream": (w_xhr_stream, False, "xhr_streaming deliveries (100 receivers)",
-                   [("rate", "deliveries/s", True), ("eff", "per server CPU-s", True)]),
-    "bcast_1k": (w_bcast_1k, False, "broadcast to 1,000 websockets",
-                 [("rate", "deliveries/s", True), ("eff", "per server CPU-s", True),
-                  ("ttl_ms", "ms to last receiver (p50)", False)]),
-    "bcast_10k": (w_bcast_10k, False, "broadcast to 10,000 websockets",
-                  [("rate", "deliveries/s", True), ("eff", "per server CPU-s", True),
-                  ("ttl_ms", "ms to last receiver (p50)", False)]),
+    "ws_echo": (
+        w_ws_echo,
+        False,
+        "websocket echo (100 sessions, 1 in flight)",
+        [("rate", "msgs/s", True), ("eff", "msgs per server CPU-s", True)],
+    ),
+    "raw_ws_echo": (
+        w_raw_ws_echo,
+        False,
+        "raw /websocket echo (100 conns)",
+        [("rate", "msgs/s", True), ("eff", "msgs per server CPU-s", True)],
+    ),
+    "ws_latency": (
+        w_ws_latency,
+        False,
+        "websocket echo latency at %d msgs/s" % LATENCY_RATE,
+        [("p50_ms", "p50 ms", False), ("p99_ms", "p99 ms", False)],
+    ),
+    "http": (
+        w_http,
+        False,
+        "small HTTP handler (50 keep-alive conns)",
+        [("rate", "req/s", True), ("eff", "req per server CPU-s", True)],
+    ),
+    "xhr_poll": (
+        w_xhr_poll,
+        False,
+        "xhr_send + xhr round trips (50 sessions)",
+        [("rate", "round trips/s", True), ("eff", "per server CPU-s", True)],
+    ),
+    "xhr_stream": (
+        w_xhr_stream,
+        False,
+        "xhr_streaming deliveries (100 receivers)",
+        [("rate", "deliveries/s", True), ("eff", "per server CPU-s", True)],
+    ),
+    "bcast_1k": (
+        w_bcast_1k,
+        False,
+        "broadcast to 1,000 websockets",
+        [
+            ("rate", "deliveries/s", True),
+            ("eff", "per server CPU-s", True),
+            ("ttl_ms", "ms to last receiver (p50)", False),
+        ],
+    ),
+    "bcast_10k": (
+        w_bcast_10k,
+        False,
+        "broadcast to 10,000 websockets",
+        [
+            ("rate", "deliveries/s", True),
+            ("eff", "per server CPU-s", True),
+            ("ttl_ms", "ms to last receiver (p50)", False),
+        ],
+    ),
     "idle_ws": (w_idle_ws, True, "idle websocket session (10,000)", [("kb", "KB RSS each", False)]),
-    "idle_poll": (w_idle_poll, True, "idle polling session, poll pending (10,000)",
-                  [("kb", "KB RSS each", False)]),
-    "churn": (w_churn, True, "session churn (50 concurrent, open/echo/close)",
-              [("rate", "sessions/s", True), ("eff", "per server CPU-s", True),
-               ("drift_pct", "RSS drift %", False)]),
-    "churn_poll": (w_churn_poll, True, "polling session churn (50 concurrent: xhr o, xhr_send, xhr a)",
-                   [("rate", "sessions/s", True), ("eff", "per server CPU-s", True)]),
+    "idle_poll": (w_idle_poll, True, "idle polling session, poll pending (10,000)", [("kb", "KB RSS each", False)]),
+    "churn": (
+        w_churn,
+        True,
+        "session churn (50 concurrent, open/echo/close)",
+        [("rate", "sessions/s", True), ("eff", "per server CPU-s", True), ("drift_pct", "RSS drift %", False)],
+    ),
+    "churn_poll": (
+        w_churn_poll,
+        True,
+        "polling session churn (50 concurrent: xhr o, xhr_send, xhr a)",
+        [("rate", "sessions/s", True), ("eff", "per server CPU-s", True)],
+    ),
     "idle_ws_100k": (w_idle_ws_100k, True, "idle websocket session (%s)" % f"{BIG:,}", [("kb", "KB RSS each", False)]),
-    "idle_poll_100k": (w_idle_poll_100k, True, "idle polling session, poll pending (%s)" % f"{BIG:,}",
-                       [("kb", "KB RSS each", False)]),
-    "bcast_100k": (w_bcast_100k, True, "broadcast to %s websockets" % f"{BIG:,}",
-                   [("rate", "deliveries/s", True), ("eff", "per server CPU-s", True),
-                    ("ttl_ms", "ms to last receiver (p50)", False)]),
-    "hold_100k": (w_hold_100k, True, "%s idle websocket sessions held through 2 heartbeat periods "
-                  "(%d s) under a 100-session echo load at %d msgs/s"
-                  % (f"{BIG - 100:,}", HOLD_HEARTBEAT, LATENCY_RATE),
-                  [("held", "sessions held", True), ("on_time", "with every heartbeat on time", True),
-                   ("max_gap_s", "longest heartbeat gap, s", False),
-                   ("p99_idle_ms", "echo p99 ms, idle server", False),
-                   ("p99_held_ms", "echo p99 ms, sessions held", False), ("p99_ratio", "p99 held / idle", False),
-                   ("open_rate", "sessions opened/s", True), ("server_cpu_pct", "server CPU % while held", False),
-                   ("kb", "KB RSS each", False)]),
+    "idle_poll_100k": (
+        w_idle_poll_100k,
+        True,
+        "idle polling session, poll pending (%s)" % f"{BIG:,}",
+        [("kb", "KB RSS each", False)],
+    ),
+    "bcast_100k": (
+        w_bcast_100k,
+        True,
+        "broadcast to %s websockets" % f"{BIG:,}",
+        [
+            ("rate", "deliveries/s", True),
+            ("eff", "per server CPU-s", True),
+            ("ttl_ms", "ms to last receiver (p50)", False),
+        ],
+    ),
+    "hold_100k": (
+        w_hold_100k,
+        True,
+        "%s idle websocket sessions held through 2 heartbeat periods "
+        "(%d s) under a 100-session echo load at %d msgs/s" % (f"{BIG - 100:,}", HOLD_HEARTBEAT, LATENCY_RATE),
+        [
+            ("held", "sessions held", True),
+            ("on_time", "with every heartbeat on time", True),
+            ("max_gap_s", "longest heartbeat gap, s", False),
+            ("p99_idle_ms", "echo p99 ms, idle server", False),
+            ("p99_held_ms", "echo p99 ms, sessions held", False),
+            ("p99_ratio", "p99 held / idle", False),
+            ("open_rate", "sessions opened/s", True),
+            ("server_cpu_pct", "server CPU % while held", False),
+            ("kb", "KB RSS each", False),
+        ],
+    ),
 }
 
 #: Workloads left out unless named with --only (each opens 100,000
@@ -493,13 +619,15 @@ WORKLOAD_SETTINGS = {"hold_100k": {"heartbeat_delay": HOLD_HEARTBEAT}}
 
 # -- running ----------------------------------------------------------------------
 
-def run(workloads: List[str], servers: List[str], reps: int, secs: float,
-        env: Dict[str, Dict[str, str]]) -> Dict[str, Dict[str, List[Dict[str, float]]]]:
+
+def run(
+    workloads: List[str], servers: List[str], reps: int, secs: float, env: Dict[str, Dict[str, str]]
+) -> Dict[str, Dict[str, List[Dict[str, float]]]]:
     results: Dict[str, Dict[str, List[Dict[str, float]]]] = {w: {s: [] for s in servers} for w in workloads}
     shared = [w for w in workloads if not WORKLOADS[w][1]]
     fresh = [w for w in workloads if WORKLOADS[w][1]]
     for rep in range(reps):
-        order = servers[rep % len(servers):] + servers[:rep % len(servers)]
+        order = servers[rep % len(servers) :] + servers[: rep % len(servers)]
         log("== run %d/%d (server order %s)" % (rep + 1, reps, ",".join(order)))
         live = {s: Server(s, env.get(s)) for s in order} if shared else {}
         try:
@@ -586,8 +714,10 @@ def table(results: Dict[str, Dict[str, List[Dict[str, float]]]], servers: List[s
         http = med("http", "raw", k)
         poll = med("xhr_poll", "ours", k)
         if http and poll:
-            rows.append("xhr polling round trips vs the raw Tornado HTTP ceiling (2 requests per round "
-                        "trip), %s: %s / %s = %.2fx  " % (what, _human(poll), _human(http / 2), poll / (http / 2)))
+            rows.append(
+                "xhr polling round trips vs the raw Tornado HTTP ceiling (2 requests per round "
+                "trip), %s: %s / %s = %.2fx  " % (what, _human(poll), _human(http / 2), poll / (http / 2))
+            )
     return "\n".join(rows)
 
 
@@ -598,9 +728,25 @@ def profile(workload: str, secs: float) -> None:
     srv = Server("ours")
     os.makedirs(RESULTS, exist_ok=True)
     out = os.path.join(RESULTS, "profile-%s.txt" % workload)
-    p = subprocess.Popen([spy, "record", "--pid", str(srv.pid), "--format", "raw", "--rate", "250",
-                          "--nonblocking", "-o", out, "-d", str(int(secs + 6))],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(
+        [
+            spy,
+            "record",
+            "--pid",
+            str(srv.pid),
+            "--format",
+            "raw",
+            "--rate",
+            "250",
+            "--nonblocking",
+            "-o",
+            out,
+            "-d",
+            str(int(secs + 6)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     _procs.append(p)
     try:
         time.sleep(1)
@@ -670,14 +816,25 @@ def main() -> None:
     results = run(workloads, servers, args.reps, args.secs, env)
     info = versions()
     text = table(results, servers)
-    print("\n%d run(s), median; (lg N%%) = load generator CPU share of its core; %s\n"
-          % (args.reps, ", ".join("%s %s" % kv for kv in info.items())))
+    print(
+        "\n%d run(s), median; (lg N%%) = load generator CPU share of its core; %s\n"
+        % (args.reps, ", ".join("%s %s" % kv for kv in info.items()))
+    )
     print(text)
     os.makedirs(RESULTS, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     with open(os.path.join(RESULTS, "bench-%s.json" % stamp), "w") as f:
-        json.dump({"versions": info, "reps": args.reps, "secs": args.secs, "results": results,
-                   "elapsed": time.time() - started}, f, indent=1)
+        json.dump(
+            {
+                "versions": info,
+                "reps": args.reps,
+                "secs": args.secs,
+                "results": results,
+                "elapsed": time.time() - started,
+            },
+            f,
+            indent=1,
+        )
     with open(os.path.join(RESULTS, "bench-%s.md" % stamp), "w") as f:
         f.write(text + "\n")
 

@@ -26,6 +26,7 @@ compares like with like. After all sessions the figures are
 printed (and written as JSON with ``--json``); the run fails (exit 1) if
 sessions do not return to zero or RSS ends more than 5% above the baseline.
 """
+
 import argparse
 import asyncio
 import base64
@@ -71,9 +72,14 @@ def make_soak_app(**settings: Any) -> Any:
             if self.get_query_argument("gc", None):
                 gc.collect()
                 _malloc_trim()
-            self.finish({"sessions": len(router.sessions), "rss_kb": rss_kb(),
-                         "opened": router.stats.sessions_opened,
-                         "connections_active": router.stats.conn_active})
+            self.finish(
+                {
+                    "sessions": len(router.sessions),
+                    "rss_kb": rss_kb(),
+                    "opened": router.stats.sessions_opened,
+                    "connections_active": router.stats.conn_active,
+                }
+            )
 
     app = web.Application(router.urls + [("/_soak", SoakStats)])
     app.sockjs_router = router  # type: ignore[attr-defined]
@@ -85,6 +91,7 @@ def _malloc_trim() -> None:
     # rather than glibc's high-water mark.
     try:
         import ctypes
+
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
@@ -98,6 +105,7 @@ def rss_kb(pid: str = "self") -> int:
 
 async def serve(port: int) -> None:
     from tornado import httpserver, netutil
+
     app = make_soak_app()
     sockets = netutil.bind_sockets(port, "127.0.0.1", family=socket.AF_INET)
     server = httpserver.HTTPServer(app)
@@ -107,6 +115,7 @@ async def serve(port: int) -> None:
 
 
 # -- client ------------------------------------------------------------------------
+
 
 class Gone(Exception):
     """The server closed the connection before the expected bytes."""
@@ -124,13 +133,19 @@ def _drop(writer: asyncio.StreamWriter, rst: bool = False) -> None:
     writer.transport.abort() if rst else writer.close()
 
 
-async def _request(port: int, method: str, path: str, body: bytes = b"",
-                   ctype: str = "text/plain") -> Tuple[int, bytes]:
+async def _request(
+    port: int, method: str, path: str, body: bytes = b"", ctype: str = "text/plain"
+) -> Tuple[int, bytes]:
     """One request on its own connection (``Connection: close``)."""
     reader, writer = await _open(port)
     try:
-        writer.write(("%s %s HTTP/1.1\r\nHost: soak\r\nConnection: close\r\nContent-Type: %s\r\n"
-                      "Content-Length: %d\r\n\r\n" % (method, path, ctype, len(body))).encode() + body)
+        writer.write(
+            (
+                "%s %s HTTP/1.1\r\nHost: soak\r\nConnection: close\r\nContent-Type: %s\r\n"
+                "Content-Length: %d\r\n\r\n" % (method, path, ctype, len(body))
+            ).encode()
+            + body
+        )
         data = await reader.read()
     finally:
         writer.close()
@@ -172,8 +187,12 @@ async def _ws_read(reader: asyncio.StreamReader) -> Tuple[int, bytes]:
 async def _ws_handshake(port: int, path: str) -> Tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     reader, writer = await _open(port)
     key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(("GET %s HTTP/1.1\r\nHost: soak\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                  "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % (path, key)).encode())
+    writer.write(
+        (
+            "GET %s HTTP/1.1\r\nHost: soak\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % (path, key)
+        ).encode()
+    )
     head = await reader.readuntil(b"\r\n\r\n")
     if b" 101 " not in head.split(b"\r\n", 1)[0]:
         raise Gone(head[:40])
@@ -181,6 +200,7 @@ async def _ws_handshake(port: int, path: str) -> Tuple[asyncio.StreamReader, asy
 
 
 # Each flow takes (port, session id) and runs one session to its end.
+
 
 async def flow_websocket(port: int, sid: str) -> None:
     reader, writer = await _ws_handshake(port, "%s/000/%s/websocket" % (PREFIX, sid))
@@ -224,8 +244,10 @@ async def flow_xhr(port: int, sid: str) -> None:
 async def flow_jsonp(port: int, sid: str) -> None:
     base = "%s/000/%s/" % (PREFIX, sid)
     _expect(await _request(port, "GET", base + "jsonp?c=cb"), (200, b'/**/cb("o");\r\n'))
-    _expect(await _request(port, "POST", base + "jsonp_send", b'd=%5B%22hi%22%5D',
-                           "application/x-www-form-urlencoded"), (200, b"ok"))
+    _expect(
+        await _request(port, "POST", base + "jsonp_send", b"d=%5B%22hi%22%5D", "application/x-www-form-urlencoded"),
+        (200, b"ok"),
+    )
     _expect(await _request(port, "GET", base + "jsonp?c=cb"), (200, b'/**/cb("a[\\"hi\\"]");\r\n'))
 
 
@@ -234,13 +256,15 @@ def _streaming(method: str, transport: str, opened: bytes, echoed: bytes) -> Cal
         base = "%s/000/%s/" % (PREFIX, sid)
         reader, writer = await _open(port)
         try:
-            writer.write(("%s %s HTTP/1.1\r\nHost: soak\r\nContent-Length: 0\r\n\r\n"
-                          % (method, base + transport)).encode())
+            writer.write(
+                ("%s %s HTTP/1.1\r\nHost: soak\r\nContent-Length: 0\r\n\r\n" % (method, base + transport)).encode()
+            )
             await _stream_until(reader, opened)
             assert (await _request(port, "POST", base + "xhr_send", b'["hi"]'))[0] == 204
             await _stream_until(reader, echoed)
         finally:
             writer.close()  # how a streaming client leaves
+
     return flow
 
 
@@ -270,8 +294,7 @@ async def flow_vanish_body(port: int, sid: str, rst: bool = False) -> None:
     base = "%s/000/%s/" % (PREFIX, sid)
     assert await _request(port, "POST", base + "xhr") == (200, b"o\n")
     reader, writer = await _open(port)
-    writer.write(("POST %sxhr_send HTTP/1.1\r\nHost: soak\r\nContent-Length: 1000\r\n\r\n[\"ab"
-                  % base).encode())
+    writer.write(('POST %sxhr_send HTTP/1.1\r\nHost: soak\r\nContent-Length: 1000\r\n\r\n["ab' % base).encode())
     await writer.drain()
     await asyncio.sleep(0.01)
     _drop(writer, rst)
@@ -287,8 +310,7 @@ async def flow_vanish_ws_frame(port: int, sid: str, rst: bool = False) -> None:
 
 async def flow_vanish_handshake(port: int, sid: str, rst: bool = False) -> None:
     reader, writer = await _open(port)
-    writer.write(("GET %s/000/%s/websocket HTTP/1.1\r\nHost: soak\r\nUpgrade: websocket\r\n"
-                  % (PREFIX, sid)).encode())
+    writer.write(("GET %s/000/%s/websocket HTTP/1.1\r\nHost: soak\r\nUpgrade: websocket\r\n" % (PREFIX, sid)).encode())
     await writer.drain()
     _drop(writer, rst)
 
@@ -296,22 +318,39 @@ async def flow_vanish_handshake(port: int, sid: str, rst: bool = False) -> None:
 def _rst(fn: Callable[..., Any]) -> Callable[..., Any]:
     async def flow(port: int, sid: str) -> None:
         await fn(port, sid, rst=True)
+
     flow.__name__ = fn.__name__ + "_rst"
     return flow
 
 
 FLOWS: List[Callable[..., Any]] = [
-    flow_websocket, flow_rawwebsocket, flow_xhr, flow_jsonp, flow_xhr_streaming,
-    flow_eventsource, flow_htmlfile,
-    flow_vanish_poll, flow_vanish_stream, flow_vanish_body, flow_vanish_ws_frame,
+    flow_websocket,
+    flow_rawwebsocket,
+    flow_xhr,
+    flow_jsonp,
+    flow_xhr_streaming,
+    flow_eventsource,
+    flow_htmlfile,
+    flow_vanish_poll,
+    flow_vanish_stream,
+    flow_vanish_body,
+    flow_vanish_ws_frame,
     flow_vanish_handshake,
-    _rst(flow_vanish_poll), _rst(flow_vanish_stream), _rst(flow_vanish_ws_frame),
+    _rst(flow_vanish_poll),
+    _rst(flow_vanish_stream),
+    _rst(flow_vanish_ws_frame),
 ]
 
 
-async def run_sessions(port: int, count: int, concurrency: int, start: int = 0,
-                       deadline: Optional[float] = None, progress: int = 0,
-                       rate: float = 0) -> Dict[str, int]:
+async def run_sessions(
+    port: int,
+    count: int,
+    concurrency: int,
+    start: int = 0,
+    deadline: Optional[float] = None,
+    progress: int = 0,
+    rate: float = 0,
+) -> Dict[str, int]:
     """Run ``count`` session flows, ``concurrency`` at a time, cycling
     through :data:`FLOWS`, at most ``rate`` new sessions a second (0: no
     limit; a steady rate keeps the number of sessions waiting for their
@@ -337,6 +376,7 @@ async def run_sessions(port: int, count: int, concurrency: int, start: int = 0,
             except (Exception, asyncio.TimeoutError) as e:
                 key = "%s: %s %s" % (fn.__name__, type(e).__name__, str(e)[:60])
                 failures[key] = failures.get(key, 0) + 1
+
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return failures
 
@@ -357,8 +397,9 @@ async def wait_drained(port: int, timeout: float) -> Dict[str, Any]:
         await asyncio.sleep(0.25)
 
 
-async def soak(port: int, sessions: int, warmup: int, concurrency: int,
-               max_seconds: float = 3600, rate: float = 0) -> Dict[str, Any]:
+async def soak(
+    port: int, sessions: int, warmup: int, concurrency: int, max_seconds: float = 3600, rate: float = 0
+) -> Dict[str, Any]:
     """The whole run against a server on ``port``; returns the figures."""
     deadline = time.monotonic() + max_seconds
     t0 = time.monotonic()
@@ -366,8 +407,7 @@ async def soak(port: int, sessions: int, warmup: int, concurrency: int,
     fail_warm = await run_sessions(port, warmup, concurrency, 0, deadline, progress=5000, rate=rate)
     warm = await wait_drained(port, 30)
     t1 = time.monotonic()
-    failures = await run_sessions(port, sessions - warmup, concurrency, warmup, deadline, progress=5000,
-                                  rate=rate)
+    failures = await run_sessions(port, sessions - warmup, concurrency, warmup, deadline, progress=5000, rate=rate)
     t2 = time.monotonic()
     final = await wait_drained(port, 30)
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -397,16 +437,20 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=None, help="default: 20%% of --sessions")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--max-seconds", type=float, default=3600)
-    parser.add_argument("--rate", type=float, default=250,
-                        help="new sessions per second at most (0: as fast as possible)")
+    parser.add_argument(
+        "--rate", type=float, default=250, help="new sessions per second at most (0: as fast as possible)"
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     if args.serve:
         asyncio.run(serve(args.port))
         return 0
     warmup = args.warmup if args.warmup is not None else args.sessions // 5
-    proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--serve", "--port", str(args.port)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, os.path.abspath(__file__), "--serve", "--port", str(args.port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -428,8 +472,7 @@ def main() -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
-    ok = (result["live_sessions_at_end"] == 0 and result["rss_growth_pct"] <= 5.0
-          and not result["failures"])
+    ok = result["live_sessions_at_end"] == 0 and result["rss_growth_pct"] <= 5.0 and not result["failures"]
     return 0 if ok else 1
 
 

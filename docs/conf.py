@@ -39,13 +39,19 @@ nitpicky = True
 # to document.
 nitpick_ignore: list = []
 nitpick_ignore_regex = [
-    (r"py:.*", r"(tornado|asyncio|concurrent|typing|typing_extensions|collections|socket|ssl|"
-               r"http|logging|redis|json|re|types|enum|abc|contextvars|threading)(\..*)?"),
-    (r"py:.*", r"(str|bytes|bytearray|memoryview|int|float|bool|dict|list|tuple|set|frozenset|"
-               r"object|type|None|NoneType|Exception|BaseException|ValueError|TypeError|"
-               r"Callable|Awaitable|Coroutine|Iterable|Iterator|Mapping|MutableMapping|Sequence|"
-               r"Any|Optional|Union|NamedTuple|Protocol|TypeVar|Generic|Future|Task|"
-               r"ellipsis|function|callable)"),
+    (
+        r"py:.*",
+        r"(tornado|asyncio|concurrent|typing|typing_extensions|collections|socket|ssl|"
+        r"http|logging|redis|json|re|types|enum|abc|contextvars|threading)(\..*)?",
+    ),
+    (
+        r"py:.*",
+        r"(str|bytes|bytearray|memoryview|int|float|bool|dict|list|tuple|set|frozenset|"
+        r"object|type|None|NoneType|Exception|BaseException|ValueError|TypeError|"
+        r"Callable|Awaitable|Coroutine|Iterable|Iterator|Mapping|MutableMapping|Sequence|"
+        r"Any|Optional|Union|NamedTuple|Protocol|TypeVar|Generic|Future|Task|"
+        r"ellipsis|function|callable)",
+    ),
 ]
 
 # Private names and stdlib internals that annotations or docstrings mention.
@@ -132,8 +138,9 @@ def _resolve_short_name(app, env, node, contnode):  # type: ignore[no-untyped-de
     home = _home_of(target)
     if home in domain.objects:
         return make_refnode(app.builder, node["refdoc"], domain.objects[home].docname, home, contnode, home)
-    matches = sorted({name for name, *_ in domain.get_objects()
-                      if name.startswith("sockjs.") and name.endswith("." + target)})
+    matches = sorted(
+        {name for name, *_ in domain.get_objects() if name.startswith("sockjs.") and name.endswith("." + target)}
+    )
     if len(matches) != 1:
         # A short method name ("attach"): prefer the caller's own module.
         module = node.get("py:module") or ""

@@ -7,6 +7,7 @@ default). The page loads sockjs-client from the repository's
 ``node_modules`` (``npm ci`` at the root installs it), so the examples work
 without network access.
 """
+
 import argparse
 import asyncio
 import logging
@@ -75,8 +76,9 @@ def page_routes(example_dir: str) -> List[Tuple[str, Any, dict]]:
 
 def serve(app: web.Application, args: argparse.Namespace, name: str) -> None:
     """Listen, print the URL, run until Ctrl-C or SIGTERM."""
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
 
     async def main() -> None:
         server = app.listen(args.port, args.host)

@@ -4,6 +4,7 @@ Run ``python examples/test_server.py --port 8081`` and point the public
 protocol suite, or a sockjs-client test page, at http://127.0.0.1:8081.
 docs/protocol.rst says how to run the public suite against it.
 """
+
 import argparse
 import asyncio
 import logging
@@ -51,7 +52,7 @@ class AmplifyConnection(SockJSConnection):
             n = 1
         if not 0 < n < 19:
             n = 1
-        self.send("x" * 2 ** n)
+        self.send("x" * 2**n)
 
 
 class BroadcastConnection(SockJSConnection):
@@ -78,8 +79,7 @@ def make_app(sockjs_url: str = DEFAULT_SOCKJS_URL, **overrides: Any) -> web.Appl
         SockJSRouter(TickerConnection, "/ticker", base),
         SockJSRouter(AmplifyConnection, "/amplify", base),
         SockJSRouter(BroadcastConnection, "/broadcast", base),
-        SockJSRouter(EchoConnection, "/disabled_websocket_echo",
-                     dict(base, disabled_transports=["websocket"])),
+        SockJSRouter(EchoConnection, "/disabled_websocket_echo", dict(base, disabled_transports=["websocket"])),
         SockJSRouter(EchoConnection, "/cookie_needed_echo", dict(base, jsessionid=True)),
     ]
     urls: list = []

@@ -4,6 +4,7 @@ Each helper talks to a real server over loopback with ordinary clients
 (``requests``, ``websocket-client``); nothing here knows the server's
 insides.
 """
+
 import json
 import time
 from typing import Any, Callable, List, Optional, Tuple
@@ -39,8 +40,7 @@ def parse_frame(frame: str) -> Tuple[str, Any]:
 class WsClient:
     """A SockJS websocket session (``.../<server>/<session>/websocket``)."""
 
-    def __init__(self, base_url: str, session: str = "s", headers: Optional[List[str]] = None,
-                 query: str = "") -> None:
+    def __init__(self, base_url: str, session: str = "s", headers: Optional[List[str]] = None, query: str = "") -> None:
         url = "%s/000/%s/websocket" % (base_url, session)
         if query:
             url += "?" + query
@@ -91,8 +91,9 @@ def raw_ws_close(ws: websocket.WebSocket) -> Tuple[Optional[int], str]:
 class XhrClient:
     """A SockJS session over ``xhr`` polling and ``xhr_send``."""
 
-    def __init__(self, base_url: str, session: str, http: Optional[requests.Session] = None,
-                 headers: Optional[dict] = None) -> None:
+    def __init__(
+        self, base_url: str, session: str, http: Optional[requests.Session] = None, headers: Optional[dict] = None
+    ) -> None:
         self.url = "%s/000/%s" % (base_url, session)
         self.http = http or requests.Session()
         self.headers = headers or {}
@@ -107,8 +108,9 @@ class XhrClient:
         assert self.poll() == ("o", None)
 
     def send(self, *messages: str) -> requests.Response:
-        r = self.http.post(self.url + "/xhr_send", data=json.dumps(list(messages)),
-                           headers=self.headers, timeout=TIMEOUT)
+        r = self.http.post(
+            self.url + "/xhr_send", data=json.dumps(list(messages)), headers=self.headers, timeout=TIMEOUT
+        )
         assert r.status_code == 204, (r.status_code, r.text)
         return r
 
@@ -134,8 +136,7 @@ def streaming_frames(transport: str, body: str) -> List[str]:
         return [line for line in lines if line]
     if transport == "eventsource":
         assert body.startswith("\r\n")
-        return [chunk[len("data: "):] for chunk in body[2:].split("\r\n\r\n")
-                if chunk.startswith("data: ")]
+        return [chunk[len("data: ") :] for chunk in body[2:].split("\r\n\r\n") if chunk.startswith("data: ")]
     if transport == "htmlfile":
         frames = []
         for part in body.split("<script>\np(")[1:]:
@@ -143,7 +144,7 @@ def streaming_frames(transport: str, body: str) -> List[str]:
         return frames
     if transport == "jsonp":
         assert body.startswith("/**/cb(") and body.endswith(");\r\n"), body
-        return [json.loads(body[len("/**/cb("):-len(");\r\n")])]
+        return [json.loads(body[len("/**/cb(") : -len(");\r\n")])]
     raise ValueError(transport)
 
 

@@ -3,6 +3,7 @@ background thread and records every message, so many clients on different
 transports can be checked together. Loopback only; every client is bounded
 by timeouts and stops with :meth:`close`.
 """
+
 import http.client
 import json
 import threading
@@ -16,8 +17,9 @@ import websocket
 TIMEOUT = 10.0
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = TIMEOUT, interval: float = 0.02,
-             what: str = "condition") -> Any:
+def wait_for(
+    predicate: Callable[[], Any], timeout: float = TIMEOUT, interval: float = 0.02, what: str = "condition"
+) -> Any:
     """Poll until ``predicate()`` is truthy; fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -120,9 +122,13 @@ class Client:
         return None
 
     def wait_subscribed(self, channel: str = "chat") -> None:
-        wait_for(lambda: any(isinstance(m, dict) and m.get("type") == "subscribed"
-                             and m.get("channel") == channel for m in self.json_messages()),
-                 what="%s subscribed" % self.transport)
+        wait_for(
+            lambda: any(
+                isinstance(m, dict) and m.get("type") == "subscribed" and m.get("channel") == channel
+                for m in self.json_messages()
+            ),
+            what="%s subscribed" % self.transport,
+        )
 
     def payloads(self, prefix: str) -> List[str]:
         """Received messages starting with ``prefix``, in arrival order."""
@@ -137,13 +143,24 @@ class Client:
 
     def _send(self, message: str) -> None:
         """xhr_send, shared by the HTTP transports."""
-        status, _ = _http(self.base_url, "POST", self.path + "/xhr_send",
-                          json.dumps([message]).encode(), {"Content-Type": "text/plain"})
+        status, _ = _http(
+            self.base_url,
+            "POST",
+            self.path + "/xhr_send",
+            json.dumps([message]).encode(),
+            {"Content-Type": "text/plain"},
+        )
         assert status == 204, (self.transport, status)
 
 
-def _http(base_url: str, method: str, path: str, body: Optional[bytes] = None,
-          headers: Optional[dict] = None, timeout: float = TIMEOUT) -> Tuple[int, bytes]:
+def _http(
+    base_url: str,
+    method: str,
+    path: str,
+    body: Optional[bytes] = None,
+    headers: Optional[dict] = None,
+    timeout: float = TIMEOUT,
+) -> Tuple[int, bytes]:
     u = urlsplit(base_url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
     try:
@@ -248,5 +265,4 @@ class XhrPollingClient(Client):
             pass
 
 
-TRANSPORTS = {"websocket": WebSocketClient, "xhr_streaming": XhrStreamingClient,
-              "xhr": XhrPollingClient}
+TRANSPORTS = {"websocket": WebSocketClient, "xhr_streaming": XhrStreamingClient, "xhr": XhrPollingClient}

@@ -13,6 +13,7 @@ mistake must never be an ERROR.
 instead of asyncio's own (scripts/test.sh runs the protocol and websocket
 tests both ways).
 """
+
 import asyncio
 import logging
 import os
@@ -50,6 +51,7 @@ def new_server_loop() -> asyncio.AbstractEventLoop:
     """A fresh event loop of the kind ``SOCKJS_TEST_LOOP`` names."""
     if LOOP_NAME == "uvloop":
         import uvloop  # a missing uvloop fails the run: scripts/test.sh installs it
+
         return uvloop.new_event_loop()  # type: ignore[no-any-return]
     return asyncio.new_event_loop()
 
@@ -73,6 +75,7 @@ def pytest_collection_modifyitems(config: Any, items: List[Any]) -> None:
 
 def pytest_report_header(config: Any) -> str:
     import tornado
+
     return "sockjs servers: %s event loop, Tornado %s" % (LOOP_NAME, tornado.version)
 
 
@@ -134,11 +137,13 @@ class ServerThread:
     def call(self, fn: Callable[..., Any], *args: Any, timeout: float = 10) -> Any:
         """Run ``fn(*args)`` in the server's loop; await it if it returns a
         coroutine; return its result."""
+
         async def runner() -> Any:
             result = fn(*args)
             if asyncio.iscoroutine(result):
                 result = await result
             return result
+
         return asyncio.run_coroutine_threadsafe(runner(), self.loop).result(timeout)
 
     def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 10) -> Any:
@@ -149,6 +154,7 @@ class ServerThread:
         async def shutdown() -> None:
             self.http_server.stop()
             await self.http_server.close_all_connections()
+
         try:
             self.run(shutdown(), timeout=5)
         except Exception:
@@ -164,8 +170,7 @@ TASK_PROBLEMS = ("Task was destroyed but it is pending", "Task exception was nev
 
 
 def _task_problems(records: List[logging.LogRecord]) -> List[str]:
-    return ["%s: %s" % (r.name, r.getMessage()) for r in records
-            if any(p in r.getMessage() for p in TASK_PROBLEMS)]
+    return ["%s: %s" % (r.name, r.getMessage()) for r in records if any(p in r.getMessage() for p in TASK_PROBLEMS)]
 
 
 @pytest.fixture(autouse=True)
@@ -194,6 +199,7 @@ def server_errors() -> Any:
         @property
         def records(self) -> List[logging.LogRecord]:
             return _errors.records[start:]
+
     return View()
 
 
@@ -202,6 +208,7 @@ def test_server() -> Any:
     """The conformance test server (examples/test_server.py), as the public
     protocol suite runs it."""
     import test_server as ts
+
     srv = ServerThread(lambda: ts.make_app())
     yield srv
     srv.stop()
@@ -217,13 +224,15 @@ def make_server() -> Any:
         srv = ServerThread(app_factory, **kw)
         servers.append(srv)
         return srv
+
     yield factory
     for s in servers:
         s.stop()
 
 
-def router_app(connection: Any, prefix: str = "/echo", settings: Optional[Dict[str, Any]] = None,
-               **router_kw: Any) -> Callable[[], web.Application]:
+def router_app(
+    connection: Any, prefix: str = "/echo", settings: Optional[Dict[str, Any]] = None, **router_kw: Any
+) -> Callable[[], web.Application]:
     """An app factory serving one router; the router is reachable as
     ``app.sockjs_router``."""
     from sockjs.tornado import SockJSRouter
@@ -233,6 +242,7 @@ def router_app(connection: Any, prefix: str = "/echo", settings: Optional[Dict[s
         app = web.Application(router.urls)
         app.sockjs_router = router  # type: ignore[attr-defined]
         return app
+
     return factory
 
 
@@ -240,6 +250,7 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
     """A task collected after its test ended is reported here: the run
     fails."""
     import gc
+
     before = len(_errors.records)
     gc.collect()
     lost = _task_problems(_errors.records[before:])

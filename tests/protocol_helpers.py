@@ -1,6 +1,7 @@
 """Clients for the protocol tests: a raw HTTP/1.x connection that shows the
 wire as it is (status, headers, each chunk on its own), and small helpers
 for session URLs."""
+
 import socket
 import time
 import uuid
@@ -52,8 +53,14 @@ class RawHTTP:
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)
 
-    def request(self, method: str, path: str, headers: Optional[Dict[str, str]] = None,
-                body: Optional[bytes] = None, version: str = "1.1") -> RawResponse:
+    def request(
+        self,
+        method: str,
+        path: str,
+        headers: Optional[Dict[str, str]] = None,
+        body: Optional[bytes] = None,
+        version: str = "1.1",
+    ) -> RawResponse:
         """Send a request and read the response head."""
         lines = ["%s %s HTTP/%s" % (method, path, version), "Host: 127.0.0.1:%d" % self.port]
         for k, v in (headers or {}).items():
@@ -225,5 +232,7 @@ def wait_attached(server, prefix: str, session_id: str, timeout: float = 5.0) ->
         def check() -> bool:
             s = router.get_session(session_id)
             return s is not None and s.handler is not None
+
         return bool(server.call(check))
+
     assert wait_for(attached, timeout), "no receiver attached to %s" % session_id

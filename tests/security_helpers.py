@@ -1,6 +1,7 @@
 """Raw-socket clients for the security tests: a websocket client that does
 exactly what a test tells it (never reads, never answers pings, vanishes
 mid-frame), and small HTTP helpers."""
+
 import base64
 import os
 import socket
@@ -43,9 +44,15 @@ def read_head(sock: socket.socket) -> Tuple[int, Dict[str, str], bytes]:
 class RawWS:
     """A websocket client on a raw socket (RFC 6455, client frames masked)."""
 
-    def __init__(self, port: int, path: str, origin: Optional[str] = None,
-                 rcvbuf: Optional[int] = None, extra_headers: str = "",
-                 tls: bool = False) -> None:
+    def __init__(
+        self,
+        port: int,
+        path: str,
+        origin: Optional[str] = None,
+        rcvbuf: Optional[int] = None,
+        extra_headers: str = "",
+        tls: bool = False,
+    ) -> None:
         self.sock = connect(port, rcvbuf)
         if tls:
             ctx = ssl.create_default_context()
@@ -53,9 +60,10 @@ class RawWS:
             ctx.verify_mode = ssl.CERT_NONE
             self.sock = ctx.wrap_socket(self.sock)
         key = base64.b64encode(os.urandom(16)).decode()
-        req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
-               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-               % (path, port, key))
+        req = (
+            "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n" % (path, port, key)
+        )
         if origin is not None:
             req += "Origin: %s\r\n" % origin
         req += extra_headers + "\r\n"
@@ -156,8 +164,8 @@ class _ClientFrameParser:
                 pos = 10
             if len(b) < pos + n:
                 return out
-            out.append((b[0] & 0x0F, b[pos:pos + n]))
-            self.buf = b[pos + n:]
+            out.append((b[0] & 0x0F, b[pos : pos + n]))
+            self.buf = b[pos + n :]
 
 
 def wait_for(pred, timeout: float = 5.0, interval: float = 0.02) -> bool:

@@ -1,6 +1,7 @@
 """async handlers: awaited, one at a time per session in
 arrival order, bounded, and a failing handler closes its session with a
 close frame and an ERROR with traceback."""
+
 import asyncio
 import random
 import threading
@@ -49,7 +50,7 @@ def test_slow_async_handler_never_lets_messages_overtake_over_websocket(slow_ech
     sent = ["m:%d" % i for i in range(120)]
     # Several messages per websocket frame and many frames back to back.
     for i in range(0, len(sent), 3):
-        ws.send(*sent[i:i + 3])
+        ws.send(*sent[i : i + 3])
     assert ws.recv_messages(len(sent)) == sent
     assert SlowEcho.handled == sent
     ws.close()
@@ -60,10 +61,10 @@ def test_slow_async_handler_never_lets_messages_overtake_over_xhr_send(slow_echo
     x.open()
     sent = ["m:%d" % i for i in range(40)]
     for i in range(0, len(sent), 4):
-        x.send(*sent[i:i + 4])
+        x.send(*sent[i : i + 4])
         # xhr_send answers only once every message of its request was
         # handled, so a client's next request can never overtake.
-        assert slow_echo.call(lambda: list(SlowEcho.handled)) == sent[:i + 4]
+        assert slow_echo.call(lambda: list(SlowEcho.handled)) == sent[: i + 4]
     assert x.recv_messages(len(sent)) == sent
 
 
@@ -248,6 +249,7 @@ def test_on_close_exception_is_logged(make_server, server_errors):
 
 def test_raw_websocket_inbox_bound_pauses_reading_and_resumes(gated):
     import websocket
+
     raw = websocket.create_connection(gated.ws_url + "/gated/websocket", timeout=5)
     for i in range(10):
         raw.send("a%d" % i)
@@ -268,6 +270,7 @@ def test_raw_websocket_inbox_bound_pauses_reading_and_resumes(gated):
 def test_handler_exception_closes_raw_websocket_with_1011(make_server, server_errors):
     import websocket
     from api_clients import raw_ws_close
+
     Failing.closed = []
     srv = make_server(router_app(Failing, "/fail"))
     raw = websocket.create_connection(srv.ws_url + "/fail/websocket", timeout=5)

@@ -5,6 +5,7 @@ session with a close frame on every transport; ``close(code, reason)``
 accepts 3000-4999 only; ``on_close`` reads ``close_reason`` =
 ``(code, reason, initiator)`` for each way a session can end.
 """
+
 import asyncio
 import socket
 
@@ -31,7 +32,7 @@ class Rejecting(SockJSConnection):
     def on_open(self, info):
         mode = info.get_argument("mode")
         if mode.startswith("async_"):
-            return self._async_open(mode[len("async_"):])
+            return self._async_open(mode[len("async_") :])
         return self._decide(mode)
 
     async def _async_open(self, mode):
@@ -57,6 +58,7 @@ TRANSPORTS = ["websocket", "xhr", "xhr_streaming", "eventsource", "htmlfile", "j
 @pytest.fixture(scope="module")
 def reject_server():
     from conftest import ServerThread
+
     srv = ServerThread(router_app(Rejecting, "/rej"))
     yield srv
     srv.stop()
@@ -69,8 +71,9 @@ def test_rejection_ends_session_with_close_frame(reject_server, server_errors, t
     base = reject_server.url + "/rej"
     sid = "r-%s-%s" % (transport, mode)
     if transport == "websocket":
-        ws = websocket.create_connection("%s/rej/000/%s/websocket?mode=%s" % (reject_server.ws_url, sid, mode),
-                                         timeout=5)
+        ws = websocket.create_connection(
+            "%s/rej/000/%s/websocket?mode=%s" % (reject_server.ws_url, sid, mode), timeout=5
+        )
         assert ws.recv() == "o"
         assert ws.recv() == "c%s" % _json(expected)
         assert raw_ws_close(ws)[0] == 1000
@@ -100,10 +103,12 @@ def test_rejection_ends_session_with_close_frame(reject_server, server_errors, t
 
 def _json(value):
     import json
+
     return json.dumps(value, separators=(",", ":"))
 
 
 # -- close(code, reason) and close_reason ------------------------------------
+
 
 class Closer(SockJSConnection):
     """Messages drive the test: ``close:<code>:<reason>``, ``bad:<code>``,
@@ -121,7 +126,7 @@ class Closer(SockJSConnection):
             _, code, reason = message.split(":", 2)
             self.close(int(code), reason)
         elif message.startswith("bad:"):
-            code = message[len("bad:"):]
+            code = message[len("bad:") :]
             try:
                 self.close(int(code) if code.lstrip("-").isdigit() else code)
             except ValueError as e:
@@ -212,8 +217,7 @@ def test_close_reason_client(closer):
 
     # A streaming receiver the client drops mid-stream: 1002.
     sock = socket.create_connection(("127.0.0.1", closer.port), timeout=5)
-    sock.sendall(b"POST /cl/000/c3/xhr_streaming?tag=stream HTTP/1.1\r\n"
-                 b"Host: 127.0.0.1\r\nContent-Length: 0\r\n\r\n")
+    sock.sendall(b"POST /cl/000/c3/xhr_streaming?tag=stream HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n")
     got = b""
     while b"o\n" not in got:
         got += sock.recv(65536)
@@ -254,8 +258,9 @@ def test_close_reason_is_none_while_open(closer):
 def test_close_reason_timeout_for_a_silent_websocket_peer(make_server):
     Closer.reasons = {}
     Closer.instances = {}
-    srv = make_server(router_app(Closer, "/cl", {"heartbeat_delay": 0.2, "ping_timeout": 0.3,
-                                                 "session_check_interval": 0.1}))
+    srv = make_server(
+        router_app(Closer, "/cl", {"heartbeat_delay": 0.2, "ping_timeout": 0.3, "session_check_interval": 0.1})
+    )
     # websocket-client answers pings only while reading: this peer never
     # reads, so it never answers.
     ws = websocket.create_connection(srv.ws_url + "/cl/000/p1/websocket?tag=ping", timeout=5)

@@ -4,6 +4,7 @@ the 1.x API run unchanged, over websocket and xhr polling.
 The application classes below are deliberately written the 1.x way (no type
 hints, no new API), as a 1.0.7 user would have written them.
 """
+
 import importlib
 import json
 import os
@@ -26,7 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # -- the seed's echo server, as written -------------------------------------
 
-SEED = '''
+SEED = """
 from tornado import web, ioloop
 from sockjs.tornado import SockJSRouter, SockJSConnection
 
@@ -38,11 +39,11 @@ EchoRouter = SockJSRouter(EchoConnection, '/echo')
 app = web.Application(EchoRouter.urls)
 app.listen(PORT)
 ioloop.IOLoop.current().start()
-'''
+"""
 
 # The same, inside asyncio.run(), with the router built before the loop
 # exists (1.0.7 never expired sessions then).
-SEED_ASYNCIO = '''
+SEED_ASYNCIO = """
 import asyncio
 from tornado import web
 from sockjs.tornado import SockJSRouter, SockJSConnection
@@ -64,7 +65,7 @@ async def main():
     await asyncio.Event().wait()
 
 asyncio.run(main())
-'''
+"""
 
 
 def _free_port() -> int:
@@ -79,8 +80,9 @@ def _start_script(source: str, closed_log: str = ""):
     port = _free_port()
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     source = source.replace("PORT", str(port)).replace("CLOSED_LOG", repr(closed_log))
-    proc = subprocess.Popen([sys.executable, "-c", source],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", source], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     base = "http://127.0.0.1:%d" % port
 
     def up():
@@ -90,6 +92,7 @@ def _start_script(source: str, closed_log: str = ""):
             return requests.get(base + "/echo", timeout=1).status_code == 200
         except requests.ConnectionError:
             return False
+
     try:
         wait_for(up, timeout=10)
     except BaseException:
@@ -115,6 +118,7 @@ def test_seed_echo_server_runs_as_written(source, tmp_path):
 
     def closed():
         return open(closed_log).read().count("closed") if os.path.exists(closed_log) else 0
+
     proc, base = _start_script(source, closed_log)
     try:
         assert requests.get(base + "/echo", timeout=5).text == "Welcome to SockJS!\n"
@@ -139,6 +143,7 @@ def test_seed_echo_server_runs_as_written(source, tmp_path):
 
 # -- a chat using broadcast ---------------------------------------------------
 
+
 class ChatConnection(SockJSConnection):
     participants = set()
 
@@ -156,6 +161,7 @@ class ChatConnection(SockJSConnection):
 
 def test_chat_with_broadcast_over_websocket_and_xhr(make_server):
     from conftest import router_app
+
     srv = make_server(router_app(ChatConnection, "/chat"))
     base = srv.url + "/chat"
     ws = WsClient(srv.ws_url + "/chat")
@@ -176,6 +182,7 @@ def test_chat_with_broadcast_over_websocket_and_xhr(make_server):
 
 
 # -- user_settings, session_kls, get_session, stats.dump, ConnectionInfo -----
+
 
 class CountingSession(session_mod.Session):
     """A 1.x-style Session subclass: same constructor, extra behaviour."""
@@ -198,36 +205,45 @@ class InfoConnection(SockJSConnection):
     def on_message(self, message):
         info = self.info
         if message == "info":
-            self.send({
-                "ip": info.ip,
-                "path": info.path,
-                "arg": info.get_argument("who"),
-                "missing_arg": info.get_argument("nope"),
-                "arguments": info.arguments,
-                "cookie": info.get_cookie("flavour"),
-                "cookies": dict(info.cookies),
-                "header": info.get_header("X-Api-Test"),
-                "header_type": type(info.get_header("X-Api-Test")).__name__,
-                "headers_get": info.headers.get("x-api-test"),
-                "session_kls": type(self.session).__name__,
-            })
+            self.send(
+                {
+                    "ip": info.ip,
+                    "path": info.path,
+                    "arg": info.get_argument("who"),
+                    "missing_arg": info.get_argument("nope"),
+                    "arguments": info.arguments,
+                    "cookie": info.get_cookie("flavour"),
+                    "cookies": dict(info.cookies),
+                    "header": info.get_header("X-Api-Test"),
+                    "header_type": type(info.get_header("X-Api-Test")).__name__,
+                    "headers_get": info.headers.get("x-api-test"),
+                    "session_kls": type(self.session).__name__,
+                }
+            )
         elif message == "stats":
             self.send(self.router.stats.dump())
         elif message.startswith("lookup:"):
-            s = self.router.get_session(message[len("lookup:"):])
+            s = self.router.get_session(message[len("lookup:") :])
             self.send("none" if s is None else "%s %d" % (type(s.conn).__name__, s.sent))
         elif message == "later":
             # 1.x code schedules through the router's io_loop.
             self.session.server.io_loop.call_later(0.05, self.send, "later")
         elif message == "settings":
-            self.send({k: self.router.settings[k] for k in ("disconnect_delay", "heartbeat_delay",
-                                                            "response_limit", "verify_ip")})
+            self.send(
+                {
+                    k: self.router.settings[k]
+                    for k in ("disconnect_delay", "heartbeat_delay", "response_limit", "verify_ip")
+                }
+            )
 
 
 def _info_app():
-    router = SockJSRouter(InfoConnection, "/info_app",
-                          user_settings=dict(disconnect_delay=2, heartbeat_delay=7, verify_ip=False),
-                          session_kls=CountingSession)
+    router = SockJSRouter(
+        InfoConnection,
+        "/info_app",
+        user_settings=dict(disconnect_delay=2, heartbeat_delay=7, verify_ip=False),
+        session_kls=CountingSession,
+    )
     InfoConnection.router = router
     return web.Application(router.urls)
 
@@ -258,7 +274,11 @@ def test_connection_info_settings_session_kls_get_session_stats_over_xhr(make_se
 
     x.send("settings")
     assert x.recv_messages(1)[0] == {
-        "disconnect_delay": 2, "heartbeat_delay": 7, "response_limit": 131072, "verify_ip": False}
+        "disconnect_delay": 2,
+        "heartbeat_delay": 7,
+        "response_limit": 131072,
+        "verify_ip": False,
+    }
     x.send("lookup:inf1")
     # Two messages were sent before this one answers.
     assert x.recv_messages(1) == ["InfoConnection 2"]
@@ -267,6 +287,7 @@ def test_connection_info_settings_session_kls_get_session_stats_over_xhr(make_se
     x.send("later")
     assert x.recv_messages(1) == ["later"]
     from tornado.ioloop import IOLoop
+
     assert srv.call(lambda: InfoConnection.router.io_loop is IOLoop.current())
     x.send("stats")
     dump = x.recv_messages(1)[0]
@@ -279,8 +300,7 @@ def test_connection_info_settings_session_kls_get_session_stats_over_xhr(make_se
 def test_connection_info_over_websocket(make_server):
     srv = make_server(_info_app)
     url = "%s/info_app/000/ws1/websocket?who=ann" % srv.ws_url
-    ws = websocket.create_connection(url, timeout=5, header=["X-Api-Test: yes"],
-                                     cookie="flavour=mint")
+    ws = websocket.create_connection(url, timeout=5, header=["X-Api-Test: yes"], cookie="flavour=mint")
     try:
         assert ws.recv() == "o"
         ws.send('["info"]')
@@ -306,8 +326,11 @@ def test_connection_info_ip_honours_xheaders(make_server):
     _check_info(x.recv_messages(1)[0], "203.0.113.9")
 
     ws = websocket.create_connection(
-        "%s/info_app/000/xh2/websocket?who=ann" % srv.ws_url, timeout=5, cookie="flavour=mint",
-        header=["X-Forwarded-For: 198.51.100.7", "X-Api-Test: yes"])
+        "%s/info_app/000/xh2/websocket?who=ann" % srv.ws_url,
+        timeout=5,
+        cookie="flavour=mint",
+        header=["X-Forwarded-For: 198.51.100.7", "X-Api-Test: yes"],
+    )
     try:
         assert ws.recv() == "o"
         ws.send('["info"]')
@@ -317,6 +340,7 @@ def test_connection_info_ip_honours_xheaders(make_server):
 
 
 # -- migrate.WebsocketHandler -----------------------------------------------
+
 
 def test_migrate_websocket_handler(make_server):
     from sockjs.tornado import migrate
@@ -330,6 +354,7 @@ def test_migrate_websocket_handler(make_server):
             self.write_message(message.upper())
 
     from conftest import router_app
+
     srv = make_server(router_app(Legacy, "/legacy"))
     ws = websocket.create_connection(srv.ws_url + "/legacy/000/m1/websocket?name=bo", timeout=5)
     try:
@@ -352,21 +377,35 @@ NAMES = {
     "sockjs.tornado": ["SockJSRouter", "SockJSConnection"],
     "sockjs.tornado.router": ["SockJSRouter", "DEFAULT_SETTINGS"],
     "sockjs.tornado.conn": ["SockJSConnection"],
-    "sockjs.tornado.session": ["ConnectionInfo", "BaseSession", "Session",
-                               "CONNECTING", "OPEN", "CLOSING", "CLOSED"],
+    "sockjs.tornado.session": ["ConnectionInfo", "BaseSession", "Session", "CONNECTING", "OPEN", "CLOSING", "CLOSED"],
     "sockjs.tornado.sessioncontainer": ["SessionMixin", "SessionContainer"],
     "sockjs.tornado.periodic": ["Callback"],
-    "sockjs.tornado.proto": ["json_encode", "json_decode", "disconnect",
-                             "CONNECT", "DISCONNECT", "MESSAGE", "HEARTBEAT"],
+    "sockjs.tornado.proto": [
+        "json_encode",
+        "json_decode",
+        "disconnect",
+        "CONNECT",
+        "DISCONNECT",
+        "MESSAGE",
+        "HEARTBEAT",
+    ],
     "sockjs.tornado.stats": ["StatsCollector", "MovingAverage"],
     "sockjs.tornado.static": ["GreetingsHandler", "InfoHandler", "IFrameHandler"],
     "sockjs.tornado.basehandler": ["BaseHandler", "PreflightHandler"],
     "sockjs.tornado.migrate": ["WebsocketHandler"],
     "sockjs.tornado.util": ["bytes_to_str", "str_to_bytes"],
     "sockjs.tornado.websocket": ["SockJSWebSocketHandler"],
-    "sockjs.tornado.transports": ["XhrPollingTransport", "XhrSendHandler", "JSONPTransport",
-                                  "JSONPSendHandler", "WebSocketTransport", "XhrStreamingTransport",
-                                  "EventSourceTransport", "HtmlFileTransport", "RawWebSocketTransport"],
+    "sockjs.tornado.transports": [
+        "XhrPollingTransport",
+        "XhrSendHandler",
+        "JSONPTransport",
+        "JSONPSendHandler",
+        "WebSocketTransport",
+        "XhrStreamingTransport",
+        "EventSourceTransport",
+        "HtmlFileTransport",
+        "RawWebSocketTransport",
+    ],
     "sockjs.tornado.transports.base": ["BaseTransportMixin"],
     "sockjs.tornado.transports.pollingbase": ["PollingTransportBase"],
     "sockjs.tornado.transports.streamingbase": ["StreamingTransportBase"],
@@ -389,6 +428,7 @@ def test_module_kept_for_importers(module):
 
 def test_1x_helpers_behave_as_before():
     from sockjs.tornado import proto, stats, util
+
     assert proto.json_decode(proto.json_encode({"a": [1, "\u2028"]})) == {"a": [1, "\u2028"]}
     assert proto.disconnect(3000, "Go away!") == 'c[3000,"Go away!"]'
     assert util.bytes_to_str(b"\xc3\xa9") == "\u00e9" and util.str_to_bytes("\u00e9") == b"\xc3\xa9"
@@ -398,18 +438,30 @@ def test_1x_helpers_behave_as_before():
         avg.flush()
     assert avg.last_average == 9.0
     dump = stats.StatsCollector().dump()
-    assert set(dump) == {"sessions_active", "connections_active", "connections_ps",
-                         "packets_sent_ps", "packets_recv_ps"} | {
-        "transp_" + t for t in ("websocket", "xhr", "xhr_streaming", "jsonp", "eventsource",
-                                "htmlfile", "rawwebsocket")}
+    assert set(dump) == {
+        "sessions_active",
+        "connections_active",
+        "connections_ps",
+        "packets_sent_ps",
+        "packets_recv_ps",
+    } | {
+        "transp_" + t for t in ("websocket", "xhr", "xhr_streaming", "jsonp", "eventsource", "htmlfile", "rawwebsocket")
+    }
 
 
 def test_settings_keys_and_defaults_of_1x():
     from sockjs.tornado.router import DEFAULT_SETTINGS
+
     expected = {
-        "session_check_interval": 1, "disconnect_delay": 5, "heartbeat_delay": 25,
-        "disabled_transports": [], "response_limit": 131072, "jsessionid": True,
-        "immediate_flush": True, "disable_nagle": True, "verify_ip": True,
+        "session_check_interval": 1,
+        "disconnect_delay": 5,
+        "heartbeat_delay": 25,
+        "disabled_transports": [],
+        "response_limit": 131072,
+        "jsessionid": True,
+        "immediate_flush": True,
+        "disable_nagle": True,
+        "verify_ip": True,
         "websocket_allow_origin": "*",
     }
     for key, value in expected.items():
@@ -431,6 +483,7 @@ class HTTPErrorRejecting(SockJSConnection):
 
     def on_open(self, info):
         from tornado.web import HTTPError
+
         raise HTTPError(403)
 
     def on_message(self, message):
@@ -441,6 +494,7 @@ def test_http_error_in_on_open_rejects_quietly(make_server):
     # The autouse fixture fails this test if the server logs an ERROR:
     # refusing this way is the application's choice, not an error.
     from conftest import router_app
+
     srv = make_server(router_app(HTTPErrorRejecting, "/he"))
     ws = WsClient(srv.ws_url + "/he")
     assert ws.recv_close() == [3000, "Go away!"]
@@ -455,12 +509,16 @@ def test_1x_signatures_are_kept():
     from sockjs.tornado import conn, migrate, periodic, session, stats
 
     def params(fn):
-        return [(p.name, p.default) for p in inspect.signature(fn).parameters.values()
-                if p.name != "self"]
+        return [(p.name, p.default) for p in inspect.signature(fn).parameters.values() if p.name != "self"]
+
     empty = inspect.Parameter.empty
     # Calls a 1.x application makes, positionally or by keyword.
     assert params(SockJSRouter.__init__)[:4] == [
-        ("connection", empty), ("prefix", ""), ("user_settings", None), ("io_loop", None)]
+        ("connection", empty),
+        ("prefix", ""),
+        ("user_settings", None),
+        ("io_loop", None),
+    ]
     assert params(SockJSRouter.create_session)[:2] == [("session_id", empty), ("register", True)]
     assert params(SockJSRouter.get_session) == [("session_id", empty)]
     assert params(SockJSRouter.broadcast) == [("clients", empty), ("msg", empty)]
@@ -474,9 +532,18 @@ def test_1x_signatures_are_kept():
     # close() with no argument still works; code and reason are new.
     assert all(p[1] is not empty for p in params(conn.SockJSConnection.close))
     assert params(session.Session.__init__) == [
-        ("conn", empty), ("server", empty), ("session_id", None), ("expiry", None)]
+        ("conn", empty),
+        ("server", empty),
+        ("session_id", None),
+        ("expiry", None),
+    ]
     assert params(session.ConnectionInfo.__init__) == [
-        ("ip", empty), ("cookies", empty), ("arguments", empty), ("headers", empty), ("path", empty)]
+        ("ip", empty),
+        ("cookies", empty),
+        ("arguments", empty),
+        ("headers", empty),
+        ("path", empty),
+    ]
     assert params(session.BaseSession.send_message) == [("message", empty), ("stats", True), ("binary", False)]
     assert callable(session.BaseSession.get_close_reason) and callable(session.Session.send_jsonified)
     assert params(stats.StatsCollector.__init__) == [("io_loop", None)]
@@ -495,6 +562,7 @@ class DelayedCloseConnection(SockJSConnection):
 
 def test_delayed_close_closes_on_the_next_turn(make_server):
     from conftest import router_app
+
     srv = make_server(router_app(DelayedCloseConnection, "/dc"))
     ws = websocket.create_connection(srv.ws_url + "/dc/000/d1/websocket", timeout=5)
     try:

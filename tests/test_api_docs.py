@@ -2,6 +2,7 @@
 every setting with its default, the monitoring page every stats key, the
 guide every close code the server uses; and every public name of the API
 modules has a docstring (the API pages are generated from them)."""
+
 import ast
 import importlib
 import inspect
@@ -27,9 +28,9 @@ def _section(page, title):
     heading of any level."""
     text = _page(page)
     start = text.index("\n" + title + "\n")
-    rest = text[start + len(title) + 2:]
-    m = re.search(r"\n[^\n]+\n(?:={3,}|-{3,}|~{3,})\n", rest[rest.index("\n", 1):])
-    return rest if m is None else rest[:rest.index("\n", 1) + m.start()]
+    rest = text[start + len(title) + 2 :]
+    m = re.search(r"\n[^\n]+\n(?:={3,}|-{3,}|~{3,})\n", rest[rest.index("\n", 1) :])
+    return rest if m is None else rest[: rest.index("\n", 1) + m.start()]
 
 
 def test_settings_table_lists_every_key_with_its_default():
@@ -54,7 +55,7 @@ def test_stats_table_lists_every_dump_key():
     keys = set(StatsCollector().dump())
     for key in keys:
         if key.startswith("transp_"):
-            assert "``%s``" % key[len("transp_"):] in table, key
+            assert "``%s``" % key[len("transp_") :] in table, key
         else:
             assert "``%s``" % key in table, key
 
@@ -69,8 +70,13 @@ def test_close_codes_table_lists_every_code_the_server_uses():
             assert "``%s``" % reason in flat or "``%s" % reason.split()[0] in flat, (name, reason)
 
 
-API_MODULES = ["sockjs.tornado.conn", "sockjs.tornado.session", "sockjs.tornado.router",
-               "sockjs.tornado.stats", "sockjs.tornado.migrate"]
+API_MODULES = [
+    "sockjs.tornado.conn",
+    "sockjs.tornado.session",
+    "sockjs.tornado.router",
+    "sockjs.tornado.stats",
+    "sockjs.tornado.migrate",
+]
 
 
 @pytest.mark.parametrize("module", API_MODULES)

@@ -3,6 +3,7 @@ settings, and ``router.urls`` mixed with the application's own routes.
 
 The application code is written the 1.x way, as a 1.0.7 user would have.
 """
+
 import logging
 
 import pytest
@@ -44,11 +45,15 @@ def _warnings(caplog):
 
 def test_unknown_keys_are_kept_with_one_warning_naming_the_nearest_key(caplog):
     caplog.set_level(logging.WARNING, logger="sockjs.tornado")
-    router = SockJSRouter(GreetingConnection, "/g", {
-        "heartbeat_dealy": 3,         # a typo
-        "app_greeting": "hello",      # the application's own value
-        "disconnect_delay": 2,        # a real setting: no warning
-    })
+    router = SockJSRouter(
+        GreetingConnection,
+        "/g",
+        {
+            "heartbeat_dealy": 3,  # a typo
+            "app_greeting": "hello",  # the application's own value
+            "disconnect_delay": 2,  # a real setting: no warning
+        },
+    )
     assert router.settings["heartbeat_dealy"] == 3
     assert router.settings["heartbeat_delay"] == 25  # the typo did not set it
     assert router.settings["app_greeting"] == "hello"
@@ -75,9 +80,9 @@ def test_no_warning_for_known_keys(caplog):
 
 def test_application_reads_its_own_keys_in_a_running_server(make_server):
     def app():
-        router = SockJSRouter(GreetingConnection, "/g", {
-            "app_greeting": "hi", "app_options": {"name": "app"}})
+        router = SockJSRouter(GreetingConnection, "/g", {"app_greeting": "hi", "app_options": {"name": "app"}})
         return web.Application(router.urls)
+
     srv = make_server(app)
     ws = WsClient(srv.ws_url + "/g", "w1")
     try:
@@ -94,14 +99,15 @@ def test_application_reads_its_own_keys_in_a_running_server(make_server):
 
 def test_router_urls_alongside_the_applications_routes(make_server):
     def app():
-        greeting = SockJSRouter(GreetingConnection, "/g", {
-            "app_greeting": "hey", "app_options": {"name": "urls"}})
-        echo = SockJSRouter(GreetingConnection, "/deep/echo", {
-            "app_greeting": "yo", "app_options": {"name": "deep"}})
+        greeting = SockJSRouter(GreetingConnection, "/g", {"app_greeting": "hey", "app_options": {"name": "urls"}})
+        echo = SockJSRouter(GreetingConnection, "/deep/echo", {"app_greeting": "yo", "app_options": {"name": "deep"}})
         return web.Application(
             [(r"/", PageHandler), (r"/items/([0-9]+)", ItemHandler)]
-            + greeting.urls + echo.urls
-            + [web.url(r"/g-other", PageHandler)])
+            + greeting.urls
+            + echo.urls
+            + [web.url(r"/g-other", PageHandler)]
+        )
+
     srv = make_server(app)
     assert requests.get(srv.url + "/").text == "the application's own page"
     assert requests.get(srv.url + "/items/7").json() == {"item": "7"}

@@ -2,6 +2,7 @@
 promises: refusal and application close codes and
 reasons, 1011 from a failing handler, and async handlers answering in
 order, on websocket, xhr-streaming, xhr-polling and eventsource."""
+
 import asyncio
 import json
 import os
@@ -67,8 +68,13 @@ class Ordered(SockJSConnection):
 
 def _app():
     urls = []
-    for prefix, cls in (("/reject", Reject), ("/refuse", Refuse), ("/appclose", AppClose),
-                        ("/fail", Fail), ("/ordered", Ordered)):
+    for prefix, cls in (
+        ("/reject", Reject),
+        ("/refuse", Refuse),
+        ("/appclose", AppClose),
+        ("/fail", Fail),
+        ("/ordered", Ordered),
+    ):
         SockJSRouter(cls, prefix, {"jsessionid": False}).apply_routes(urls)
     return web.Application(urls)
 
@@ -78,14 +84,21 @@ def results():
     node = shutil.which("node")
     assert node is not None, "node is not on PATH: install Node.js 18+"
     from conftest import _errors
+
     before = len(_errors.records)
     server = ServerThread(_app)
     try:
         proc = subprocess.run(
             [node, SCRIPT],
-            input=json.dumps({"server": server.url, "transports": TRANSPORTS,
-                              "services": SERVICES, "timeout_ms": 15000}),
-            capture_output=True, text=True, encoding="utf-8", timeout=120, cwd=ROOT)
+            input=json.dumps(
+                {"server": server.url, "transports": TRANSPORTS, "services": SERVICES, "timeout_ms": 15000}
+            ),
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=120,
+            cwd=ROOT,
+        )
     finally:
         server.stop()
     assert proc.returncode == 0, "node client failed (%d): %s" % (proc.returncode, proc.stderr)

@@ -2,6 +2,7 @@
 every session a close frame, ends streaming responses and pending polls,
 waits for running handlers, stops the sweep timer, leaves no task or
 callback behind, and refuses new sessions afterwards."""
+
 import asyncio
 import gc
 import threading
@@ -38,8 +39,11 @@ class Tracked(SockJSConnection):
 def _sockjs_leftovers(loop):
     """Tasks and scheduled callbacks of the library still in ``loop``."""
     me = asyncio.current_task()
-    tasks = [t for t in asyncio.all_tasks(loop)
-             if t is not me and "/sockjs/" in getattr(getattr(t.get_coro(), "cr_code", None), "co_filename", "")]
+    tasks = [
+        t
+        for t in asyncio.all_tasks(loop)
+        if t is not me and "/sockjs/" in getattr(getattr(t.get_coro(), "cr_code", None), "co_filename", "")
+    ]
     # Only asyncio's own loop lists its callbacks (uvloop keeps them in C):
     # the run on asyncio checks them, a run on uvloop checks the tasks.
     pending = list(getattr(loop, "_scheduled", ())) + list(getattr(loop, "_ready", ()))
@@ -70,8 +74,7 @@ def test_shutdown_closes_everything_and_leaves_nothing_behind(make_server):
     busy = WsClient(srv.ws_url + "/sd", "ws2")
     raw = websocket.create_connection(srv.ws_url + "/sd/websocket", timeout=5)
     pool = ThreadPoolExecutor(max_workers=5)
-    streams = {t: pool.submit(http_receive, base, "st-" + t, t)
-               for t in ("xhr_streaming", "eventsource", "htmlfile")}
+    streams = {t: pool.submit(http_receive, base, "st-" + t, t) for t in ("xhr_streaming", "eventsource", "htmlfile")}
     polls = {}
     for t in ("xhr", "jsonp"):
         assert streaming_frames(t, http_receive(base, "po-" + t, t).text) == ["o"]
@@ -99,9 +102,9 @@ def test_shutdown_closes_everything_and_leaves_nothing_behind(make_server):
     for t, fut in streams.items():
         r = fut.result(5)
         frames = streaming_frames(t, r.text)
-        assert frames[0] == "o" and frames[-1] == "c[1001,\"Server shutting down\"]", (t, frames)
+        assert frames[0] == "o" and frames[-1] == 'c[1001,"Server shutting down"]', (t, frames)
     for t, fut in polls.items():
-        assert streaming_frames(t, fut.result(5).text) == ["c[1001,\"Server shutting down\"]"], t
+        assert streaming_frames(t, fut.result(5).text) == ['c[1001,"Server shutting down"]'], t
     pool.shutdown()
 
     # on_close ran for each of the 9 sessions, with the server as initiator.

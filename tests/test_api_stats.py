@@ -1,5 +1,6 @@
 """``router.stats.dump()``: every 1.x key with its 1.x
 meaning, checked with a session of each transport open."""
+
 import socket
 import time
 
@@ -11,8 +12,9 @@ from conftest import router_app
 from sockjs.tornado import SockJSConnection
 
 TRANSPORTS = ("websocket", "xhr", "xhr_streaming", "jsonp", "eventsource", "htmlfile", "rawwebsocket")
-KEYS = {"sessions_active", "connections_active", "connections_ps", "packets_sent_ps",
-        "packets_recv_ps"} | {"transp_" + t for t in TRANSPORTS}
+KEYS = {"sessions_active", "connections_active", "connections_ps", "packets_sent_ps", "packets_recv_ps"} | {
+    "transp_" + t for t in TRANSPORTS
+}
 
 
 class Echo(SockJSConnection):
@@ -26,8 +28,12 @@ def _open_http_receiver(port, sid, transport):
     method = "POST" if transport in ("xhr", "xhr_streaming") else "GET"
     query = "?c=cb" if transport in ("jsonp", "htmlfile") else ""
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-    sock.sendall(("%s /st/000/%s/%s%s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
-                  % (method, sid, transport, query)).encode())
+    sock.sendall(
+        (
+            "%s /st/000/%s/%s%s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
+            % (method, sid, transport, query)
+        ).encode()
+    )
     return sock
 
 

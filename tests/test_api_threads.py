@@ -1,5 +1,6 @@
 """Threads: ``send_threadsafe`` and ``close_threadsafe``
 called from real threads other than the server's loop."""
+
 import threading
 
 import pytest
@@ -46,6 +47,7 @@ def _blast(conn):
                 conn.send_threadsafe("t%d:%d" % (t, i))
         except BaseException as e:  # reported below
             errors.append(e)
+
     threads = [threading.Thread(target=run, args=(t,)) for t in range(THREADS)]
     for th in threads:
         th.start()
@@ -99,6 +101,7 @@ def test_close_threadsafe_from_a_thread(worker_server):
 
 def test_threadsafe_sends_queued_meanwhile_leave_in_one_frame(worker_server):
     import time
+
     ws = WsClient(worker_server.ws_url + "/w", "ws3", query="tag=b")
     conn = wait_for(lambda: worker_server.call(lambda: Worker.instances.get("b")))
     started = threading.Event()
@@ -106,6 +109,7 @@ def test_threadsafe_sends_queued_meanwhile_leave_in_one_frame(worker_server):
     def busy_loop():
         started.set()
         time.sleep(0.3)  # the loop is busy: thread calls pile up
+
     worker_server.loop.call_soon_threadsafe(busy_loop)
     started.wait(5)
     for i in range(50):

@@ -6,6 +6,7 @@ processes and ``haproxy`` in front (the configuration of the cluster
 example). Clients go through haproxy over websocket, xhr-streaming and
 xhr-polling.
 """
+
 import os
 import sys
 import time
@@ -14,8 +15,7 @@ from typing import Any, Dict, List
 import pytest
 from cluster_clients import TRANSPORTS, Client, wait_for
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "examples", "cluster"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "cluster"))
 from cluster import Cluster
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
@@ -25,8 +25,9 @@ RETRY_MAX = 0.5
 
 @pytest.fixture
 def cluster() -> Any:
-    c = Cluster(nodes=2, heartbeat=1, check_ms=200,
-                node_args=["--retry-max", str(RETRY_MAX), "--disconnect-delay", "3"])
+    c = Cluster(
+        nodes=2, heartbeat=1, check_ms=200, node_args=["--retry-max", str(RETRY_MAX), "--disconnect-delay", "3"]
+    )
     c.start()
     clients: List[Client] = []
     c.clients = clients  # type: ignore[attr-defined]
@@ -66,8 +67,11 @@ def spread(c: Cluster, transports: List[str]) -> Dict[str, Dict[str, Client]]:
 def check_received(clients: List[Client], expected: List[str], prefix: str, timeout: float = 10) -> None:
     """Each client got ``expected`` exactly once each, in that order."""
     for cl in clients:
-        wait_for(lambda cl=cl: len(cl.payloads(prefix)) >= len(expected), timeout=timeout,
-                 what="%s on %s: %d/%d" % (cl.transport, cl.node, len(cl.payloads(prefix)), len(expected)))
+        wait_for(
+            lambda cl=cl: len(cl.payloads(prefix)) >= len(expected),
+            timeout=timeout,
+            what="%s on %s: %d/%d" % (cl.transport, cl.node, len(cl.payloads(prefix)), len(expected)),
+        )
     time.sleep(0.3)  # anything extra (a duplicate) would arrive by now
     for cl in clients:
         assert cl.payloads(prefix) == expected, (cl.transport, cl.node)
@@ -88,8 +92,7 @@ def test_every_transport_on_every_node_gets_every_publication_once_in_order(clus
     # Per publisher the order is the publish order; across publishers only
     # the set is fixed. Check both.
     for cl in clients:
-        wait_for(lambda cl=cl: len(cl.payloads("p")) >= len(expected),
-                 what="%s on %s" % (cl.transport, cl.node))
+        wait_for(lambda cl=cl: len(cl.payloads("p")) >= len(expected), what="%s on %s" % (cl.transport, cl.node))
     time.sleep(0.3)
     for cl in clients:
         got = cl.payloads("p")
@@ -100,8 +103,10 @@ def test_every_transport_on_every_node_gets_every_publication_once_in_order(clus
     # A publication from a client's own session goes through its node too.
     by_transport["xhr"]["node2"].send({"say": "from-a-client"})
     for cl in clients:
-        wait_for(lambda cl=cl: any(isinstance(m, dict) and m.get("text") == "from-a-client"
-                             for m in cl.json_messages()), what="client publication")
+        wait_for(
+            lambda cl=cl: any(isinstance(m, dict) and m.get("text") == "from-a-client" for m in cl.json_messages()),
+            what="client publication",
+        )
 
     # Polling sessions stayed on their node: never a second "o", and each
     # session is known to exactly the node that said hello.
@@ -123,8 +128,9 @@ def test_unsubscribed_and_closed_sessions_get_nothing(cluster: Cluster) -> None:
     a = connect(cluster, "websocket")
     b = connect(cluster, "websocket")
     b.send({"unsub": "chat"})
-    wait_for(lambda: sum(cluster.status(i)["subscribers"].get("chat", 0) for i in (0, 1)) == 1,
-             what="one subscriber left")
+    wait_for(
+        lambda: sum(cluster.status(i)["subscribers"].get("chat", 0) for i in (0, 1)) == 1, what="one subscriber left"
+    )
     cluster.publish(0, "only-a")
     cluster.publish(1, "only-a-too")
     # Two publishers: their relative order is not promised.
@@ -133,8 +139,10 @@ def test_unsubscribed_and_closed_sessions_get_nothing(cluster: Cluster) -> None:
     assert b.payloads("only-a") == []
     a.close()
     # The closed websocket session is unsubscribed by itself.
-    wait_for(lambda: sum(cluster.status(i)["subscribers"].get("chat", 0) for i in (0, 1)) == 0,
-             what="closed session unsubscribed")
+    wait_for(
+        lambda: sum(cluster.status(i)["subscribers"].get("chat", 0) for i in (0, 1)) == 0,
+        what="closed session unsubscribed",
+    )
 
 
 def test_redis_restart_buffers_and_flushes_in_order(cluster: Cluster) -> None:
@@ -147,8 +155,10 @@ def test_redis_restart_buffers_and_flushes_in_order(cluster: Cluster) -> None:
     check_received(clients, ["before"], "before")
 
     cluster.stop_redis()
-    wait_for(lambda: not cluster.status(0)["broker"]["connected"]
-             and not cluster.status(1)["broker"]["connected"], what="outage noticed")
+    wait_for(
+        lambda: not cluster.status(0)["broker"]["connected"] and not cluster.status(1)["broker"]["connected"],
+        what="outage noticed",
+    )
     during = ["during-%02d" % i for i in range(10)]
     for m in during:
         cluster.publish(0, m)

@@ -5,6 +5,7 @@ haproxy in front of two nodes linked by Redis. Each page shows the node
 that answered it; once every page has subscribed, the test publishes one
 message through each node, and every page must receive both, once.
 """
+
 import os
 import sys
 import threading
@@ -14,15 +15,16 @@ import pytest
 from browser import Browser
 from cluster_clients import wait_for
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "examples", "cluster"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "cluster"))
 from cluster import Cluster
 
 pytestmark = [pytest.mark.browser, pytest.mark.cluster, pytest.mark.timeout(120)]
 
 PAGES = ["websocket", "xhr-streaming", "xhr-polling", "iframe-eventsource"]
-DONE = ("(function (s) { return s && s.seen.indexOf('go-1') >= 0 && s.seen.indexOf('go-2') >= 0"
-        " ? s : undefined; })(window.__cluster)")
+DONE = (
+    "(function (s) { return s && s.seen.indexOf('go-1') >= 0 && s.seen.indexOf('go-2') >= 0"
+    " ? s : undefined; })(window.__cluster)"
+)
 
 
 def test_example_page_on_every_node_gets_publications_from_every_node() -> None:
@@ -31,12 +33,17 @@ def test_example_page_on_every_node_gets_publications_from_every_node() -> None:
     try:
         with Browser() as browser:
             results: List[Any] = []
-            urls = [(cluster.url + "/?transport=" + t, {"timeout": 60, "done": DONE,
-                                                        "progress": "window.__cluster"}) for t in PAGES]
+            urls = [
+                (cluster.url + "/?transport=" + t, {"timeout": 60, "done": DONE, "progress": "window.__cluster"})
+                for t in PAGES
+            ]
             runner = threading.Thread(target=lambda: results.extend(browser.run_many(urls)), daemon=True)
             runner.start()
-            wait_for(lambda: sum(cluster.status(i)["subscribers"].get("chat", 0) for i in (0, 1)) == len(PAGES),
-                     timeout=60, what="every page subscribed")
+            wait_for(
+                lambda: sum(cluster.status(i)["subscribers"].get("chat", 0) for i in (0, 1)) == len(PAGES),
+                timeout=60,
+                what="every page subscribed",
+            )
             cluster.publish(0, "go-1")
             cluster.publish(1, "go-2")
             runner.join(70)
@@ -54,8 +61,17 @@ def test_example_page_on_every_node_gets_publications_from_every_node() -> None:
 
 #: Every transport sockjs-client offers in Chromium to a page on the
 #: server's own origin.
-ALL_TRANSPORTS = ["websocket", "xhr-streaming", "eventsource", "iframe-eventsource", "htmlfile",
-                  "iframe-htmlfile", "xhr-polling", "iframe-xhr-polling", "jsonp-polling"]
+ALL_TRANSPORTS = [
+    "websocket",
+    "xhr-streaming",
+    "eventsource",
+    "iframe-eventsource",
+    "htmlfile",
+    "iframe-htmlfile",
+    "xhr-polling",
+    "iframe-xhr-polling",
+    "jsonp-polling",
+]
 
 
 def test_nginx_config_from_the_docs_carries_every_transport() -> None:
@@ -70,8 +86,10 @@ def test_nginx_config_from_the_docs_carries_every_transport() -> None:
     try:
         with Browser() as browser:
             results: List[Any] = []
-            urls = [(cluster.url + "/?transport=" + t, {"timeout": 90, "done": DONE,
-                                                        "progress": "window.__cluster"}) for t in ALL_TRANSPORTS]
+            urls = [
+                (cluster.url + "/?transport=" + t, {"timeout": 90, "done": DONE, "progress": "window.__cluster"})
+                for t in ALL_TRANSPORTS
+            ]
             runner = threading.Thread(target=lambda: results.extend(browser.run_many(urls)), daemon=True)
             runner.start()
             # Browser.run_many opens a few pages at a time: publish until every
@@ -82,6 +100,7 @@ def test_nginx_config_from_the_docs_carries_every_transport() -> None:
                 while not seen_all.wait(0.5) and runner.is_alive():
                     cluster.publish(0, "go-1")
                     cluster.publish(1, "go-2")
+
             publisher = threading.Thread(target=publish_until_done, daemon=True)
             publisher.start()
             runner.join(150)

@@ -5,6 +5,7 @@ router; two of them sharing a real ``redis-server`` behave as two processes
 do, and let the tests look inside the broker. Redis is started here, on a
 free port in a temporary directory.
 """
+
 import json
 import os
 import sys
@@ -21,8 +22,7 @@ from sockjs.tornado import SockJSConnection, SockJSRouter
 from sockjs.tornado.broker import Broker, LocalBroker
 from sockjs.tornado.broker.redisbroker import RedisBroker
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "examples", "cluster"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "cluster"))
 from cluster import Cluster
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(60)]
@@ -69,13 +69,18 @@ def redis_proc() -> Any:
 
 # -- settings and laziness ---------------------------------------------------
 
+
 def test_broker_settings_are_checked() -> None:
     r = SockJSRouter(SubConnection, "/x")
     assert r.settings["broker"] is None and r.settings["broker_buffer_size"] == 10000
     assert isinstance(r.channels.broker, LocalBroker)
-    for bad, exc in [({"broker": 5}, TypeError), ({"broker": "http://x"}, ValueError),
-                     ({"broker_buffer_size": 0}, ValueError), ({"broker_retry_max": 0}, ValueError),
-                     ({"broker_namespace": 3}, TypeError)]:
+    for bad, exc in [
+        ({"broker": 5}, TypeError),
+        ({"broker": "http://x"}, ValueError),
+        ({"broker_buffer_size": 0}, ValueError),
+        ({"broker_retry_max": 0}, ValueError),
+        ({"broker_namespace": 3}, TypeError),
+    ]:
         with pytest.raises(exc) as e:
             SockJSRouter(SubConnection, "/x", bad)
         assert next(iter(bad)) in str(e.value)
@@ -100,6 +105,7 @@ def test_redis_broker_is_not_touched_at_construction() -> None:
 
 # -- one process ----------------------------------------------------------------
 
+
 def test_channels_in_one_process(make_server: Any) -> None:
     srv = make_server(router_app(SubConnection, "/chat", {"heartbeat_delay": 1}))
     ws = WebSocketClient(srv.url).start()
@@ -123,7 +129,7 @@ def test_channels_in_one_process(make_server: Any) -> None:
         time.sleep(0.2)
         assert ws.payloads("o1") == ["o1"] and xhr.payloads("o1") == [] and lurker.payloads("c") == []
         # A published dict arrives as the object itself, as send() gives it.
-        assert [m for m in xhr.snapshot() if not str(m).startswith("{\"type")] == ["c1", "all1", {"json": True}]
+        assert [m for m in xhr.snapshot() if not str(m).startswith('{"type')] == ["c1", "all1", {"json": True}]
 
         # A client publishes; its own subscription includes itself.
         xhr.send("pub:chat:from-xhr")
@@ -202,6 +208,7 @@ def test_local_delivery_is_encoded_once(make_server: Any) -> None:
                 orig = s.send_broadcast
                 s.send_broadcast = lambda b, orig=orig: (seen.append(b), orig(b))[1]
             return router.channels.deliver("chat", "once")
+
         assert srv.call(spy) == 3
         assert len(seen) == 3 and len({id(b) for b in seen}) == 1
         for cl in clients:
@@ -212,6 +219,7 @@ def test_local_delivery_is_encoded_once(make_server: Any) -> None:
 
 
 # -- two "processes" through a real redis-server ------------------------------
+
 
 def two_nodes(make_server: Any, redis_url: str, **settings: Any) -> List[ServerThread]:
     conf: Dict[str, Any] = {"broker": redis_url, "broker_retry_max": 0.3, "heartbeat_delay": 1}
@@ -300,8 +308,9 @@ def test_redis_outage_keeps_newest_within_buffer(redis_proc: Cluster, make_serve
 def test_namespaces_keep_services_apart(redis_proc: Cluster, make_server: Any) -> None:
     url = redis_proc.redis_url
     a = make_server(router_app(SubConnection, "/chat", {"broker": url, "heartbeat_delay": 1}))
-    b = make_server(router_app(SubConnection, "/chat",
-                               {"broker": url, "broker_namespace": "other", "heartbeat_delay": 1}))
+    b = make_server(
+        router_app(SubConnection, "/chat", {"broker": url, "broker_namespace": "other", "heartbeat_delay": 1})
+    )
     ca = sub(WebSocketClient(a.url).start())
     cb = sub(WebSocketClient(b.url).start())
     try:
@@ -354,7 +363,8 @@ def test_redis_down_at_start_then_up(redis_proc: Cluster, make_server: Any, capl
 
 
 def test_publishing_through_a_redis_restart_stays_ordered_without_duplicates(
-        redis_proc: Cluster, make_server: Any) -> None:
+    redis_proc: Cluster, make_server: Any
+) -> None:
     a, b = two_nodes(make_server, redis_proc.redis_url)
     cb = sub(WebSocketClient(b.url).start())
     ra = router_of(a)
@@ -362,9 +372,11 @@ def test_publishing_through_a_redis_restart_stays_ordered_without_duplicates(
 
     async def publish_steadily() -> None:
         import asyncio
+
         for i in range(count):
             ra.publish("chat", "s%03d" % i)
             await asyncio.sleep(0.005)
+
     try:
         fut = asyncio_run_later(a, publish_steadily())
         time.sleep(0.3)
@@ -386,6 +398,7 @@ def test_publishing_through_a_redis_restart_stays_ordered_without_duplicates(
 
 def asyncio_run_later(srv: ServerThread, coro: Any) -> Any:
     import asyncio
+
     return asyncio.run_coroutine_threadsafe(coro, srv.loop)
 
 

@@ -1,6 +1,7 @@
 """examples/cluster/run.py and its Cluster helper: distinct ports for every
 process, and a clear failure (no URL, status 1) when the balancer's port is
 taken, instead of a URL that another program answers."""
+
 import os
 import socket
 import subprocess
@@ -65,8 +66,12 @@ def test_run_py_says_the_port_is_taken_and_prints_no_url() -> None:
         blocker.bind(("127.0.0.1", 0))
         blocker.listen(1)
         port = blocker.getsockname()[1]
-        r = subprocess.run([sys.executable, os.path.join(CLUSTER_DIR, "run.py"), "--port", str(port)],
-                           capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [sys.executable, os.path.join(CLUSTER_DIR, "run.py"), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert r.returncode == 1, r.stdout + r.stderr
     assert "cannot listen on 127.0.0.1:%d" % port in r.stderr
     assert "http://" not in r.stdout

@@ -1,6 +1,7 @@
 """README.rst and CHANGELOG.rst are valid reStructuredText (PyPI renders
 them without Sphinx), and the logging page names every logger the package
 logs through."""
+
 import io
 import os
 import re
@@ -16,8 +17,9 @@ def test_rst_renders_without_warnings(path: str) -> None:
     with open(os.path.join(ROOT, path)) as f:
         source = f.read()
     warnings = io.StringIO()
-    docutils.core.publish_doctree(source, source_path=path, settings_overrides={
-        "warning_stream": warnings, "report_level": 2, "halt_level": 5})
+    docutils.core.publish_doctree(
+        source, source_path=path, settings_overrides={"warning_stream": warnings, "report_level": 2, "halt_level": 5}
+    )
     assert warnings.getvalue() == ""
 
 
@@ -53,6 +55,9 @@ def test_readme_is_the_short_pypi_page_and_links_into_the_docs() -> None:
     assert named
     for path in named:
         assert os.path.exists(os.path.join(ROOT, path)), path
-    pages = {"docs/%s" % n for n in os.listdir(os.path.join(ROOT, "docs"))
-             if n.endswith(".rst") and n not in ("index.rst", "changelog.rst")}
+    pages = {
+        "docs/%s" % n
+        for n in os.listdir(os.path.join(ROOT, "docs"))
+        if n.endswith(".rst") and n not in ("index.rst", "changelog.rst")
+    }
     assert not pages - named, "docs pages README.rst does not list: %s" % sorted(pages - named)

@@ -1,6 +1,7 @@
 """The examples: each starts with its one command, serves its page and the
 locally installed sockjs-client, and its page works in headless Chromium
 (driven by tests/examples_browser/scenarios.js)."""
+
 import json
 import os
 import socket
@@ -33,7 +34,11 @@ class Example:
         self.url = "http://127.0.0.1:%d" % self.port
         self.proc = subprocess.Popen(
             [sys.executable, os.path.join(ROOT, "examples", name, "server.py"), "--port", str(self.port)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd="/")
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd="/",
+        )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         assert "open http://127.0.0.1:%d/" % self.port in line, line + self.proc.stdout.read()
@@ -59,6 +64,7 @@ def example(request: Any) -> Iterator[Any]:
         ex = Example(name)
         started.append(ex)
         return ex
+
     yield start
     for ex in started:
         log = ex.stop()
@@ -96,8 +102,9 @@ def test_every_example_page_has_the_shared_look(name: str) -> None:
     assert '<html lang="en">' in page and "<title>sockjs-tornado: %s</title>" % name in page
 
 
-@pytest.mark.parametrize("name,prefix", [("echo", "/echo"), ("chat", "/chat"), ("multiplex", "/multiplex"),
-                                         ("stats", "/echo")])
+@pytest.mark.parametrize(
+    "name,prefix", [("echo", "/echo"), ("chat", "/chat"), ("multiplex", "/multiplex"), ("stats", "/echo")]
+)
 def test_example_serves_its_page_and_the_local_client(example: Any, name: str, prefix: str) -> None:
     ex = example(name)
     page = requests.get(ex.url + "/", timeout=5)
@@ -212,6 +219,10 @@ def test_demo_script_runs_the_echo_example() -> None:
     with open(os.path.join(ROOT, "scripts", "demo.sh")) as f:
         assert "examples/echo/server.py" in f.read()
     # The echo example defaults to 127.0.0.1:8080, as docs/examples.rst says.
-    out = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "echo", "server.py"), "--help"],
-                         capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "examples", "echo", "server.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert "default 8080" in out.stdout and "default 127.0.0.1" in out.stdout

@@ -2,6 +2,7 @@
 ``HTTPServerConnectionDelegate`` API): routing next to an application's own
 handlers, the access log in Tornado's format, early 413, pipelined
 keep-alive requests, HEAD."""
+
 import logging
 import re
 from typing import Any
@@ -73,8 +74,7 @@ def test_oversized_body_is_refused_before_it_is_sent(make_server: Any) -> None:
     assert requests.post(srv.url + "/echo/000/%s/xhr" % s, timeout=5).text == "o\n"
     with RawHTTP(srv.port) as c:
         # The head alone: the answer must not wait for the body.
-        c.send(("POST /echo/000/%s/xhr_send HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
-                % s).encode())
+        c.send(("POST /echo/000/%s/xhr_send HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" % s).encode())
         resp = c.read_head()
         assert resp.status == 413
         assert read_body(c, resp) == b"Payload too large."
@@ -84,9 +84,11 @@ def test_oversized_body_is_refused_before_it_is_sent(make_server: Any) -> None:
 def test_pipelined_keep_alive_requests_answer_in_order(make_server: Any) -> None:
     srv = make_server(router_app(Echo, "/echo"))
     with RawHTTP(srv.port) as c:
-        c.send(b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n"
-               b"GET /echo/info HTTP/1.1\r\nHost: x\r\n\r\n"
-               b"GET /echo/iframe.html HTTP/1.1\r\nHost: x\r\n\r\n")
+        c.send(
+            b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /echo/info HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /echo/iframe.html HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
         first = c.read_head()
         assert first.status == 200 and read_body(c, first) == b"Welcome to SockJS!\n"
         second = c.read_head()

@@ -1,5 +1,6 @@
 """The ``sockjs.tornado`` logger hierarchy: one DEBUG line per session
 lifecycle event, readable like an access log."""
+
 import logging
 import time
 from typing import Any, List
@@ -20,9 +21,11 @@ class Echo(SockJSConnection):
 
 
 def lines(caplog: Any, prefix: str) -> List[str]:
-    return [r.getMessage() for r in caplog.records
-            if r.name == "sockjs.tornado.session" and r.levelno == logging.DEBUG
-            and r.getMessage().startswith(prefix)]
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "sockjs.tornado.session" and r.levelno == logging.DEBUG and r.getMessage().startswith(prefix)
+    ]
 
 
 def wait_for(pred: Any, timeout: float = 3.0) -> None:
@@ -46,8 +49,7 @@ def test_session_lifecycle_lines(make_server: Any, caplog: Any) -> None:
     (expire,) = lines(caplog, "expire idle1 ")
     assert expire.startswith("expire idle1 transport=xhr idle=")
     wait_for(lambda: lines(caplog, "close idle1 "))
-    assert lines(caplog, "close idle1 ") == [
-        "close idle1 transport=xhr code=3000 initiator=timeout reason='Go away!'"]
+    assert lines(caplog, "close idle1 ") == ["close idle1 transport=xhr code=3000 initiator=timeout reason='Go away!'"]
 
     # websocket: the application closes with its own code.
     ws = websocket.create_connection(srv.ws_url + "/echo/000/w/websocket", timeout=5)
@@ -71,6 +73,7 @@ def test_every_logger_is_under_sockjs_tornado() -> None:
     import pkgutil
 
     import sockjs.tornado
+
     for mod in pkgutil.walk_packages(sockjs.tornado.__path__, "sockjs.tornado."):
         module = importlib.import_module(mod.name)
         log = getattr(module, "log", None)

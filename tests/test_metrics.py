@@ -1,5 +1,6 @@
 """The Prometheus endpoint (sockjs.tornado.metrics), scraped over HTTP
 while real sessions of several transports run."""
+
 import json
 import re
 import threading
@@ -13,7 +14,7 @@ from tornado import web
 from sockjs.tornado import SockJSConnection, SockJSRouter
 from sockjs.tornado.metrics import CONTENT_TYPE, METRICS, MetricsHandler
 
-_LINE = re.compile(r'^([a-z_]+)\{([^}]*)\} (\S+)$')
+_LINE = re.compile(r"^([a-z_]+)\{([^}]*)\} (\S+)$")
 
 
 class Echo(SockJSConnection):
@@ -38,8 +39,7 @@ class Echo(SockJSConnection):
 
 
 def app_factory() -> web.Application:
-    settings = {"heartbeat_delay": 0.2, "ping_timeout": 0.3, "disconnect_delay": 0.5,
-                "session_check_interval": 0.1}
+    settings = {"heartbeat_delay": 0.2, "ping_timeout": 0.3, "disconnect_delay": 0.5, "session_check_interval": 0.1}
     echo = SockJSRouter(Echo, "/echo", settings)
     other = SockJSRouter(Echo, "/other", settings)
     app = web.Application(echo.urls + other.urls + [(r"/metrics", MetricsHandler, {"routers": [echo, other]})])
@@ -104,8 +104,6 @@ class XhrStreamer:
     def close(self) -> None:
         self.resp.close()
         self.thread.join(5)
-
-
 
 
 def _next_frame(ws: Any) -> str:

@@ -1,6 +1,7 @@
 """Multiplexing (sockjs.tornado.multiplex) with real clients: the
 websocket-multiplex wire format over the SockJS websocket and xhr
 transports."""
+
 import asyncio
 import json
 from typing import Any, List
@@ -101,6 +102,7 @@ class WS:
 
 def wait_for(pred: Any, timeout: float = 3.0) -> None:
     import time
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pred():

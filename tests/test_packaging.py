@@ -3,6 +3,7 @@ pyproject.toml, as ``pip install .`` builds it) passes ``twine check``,
 carries the metadata PyPI shows (SPDX license, project URLs, Python floor,
 extras), holds the package with its type marker and nothing else, and
 imports from where it was installed."""
+
 import os
 import subprocess
 import sys
@@ -78,12 +79,26 @@ def test_wheel_holds_the_package_and_its_type_marker_only(wheel: Dict[str, Any])
 
 def test_installed_wheel_imports_from_where_it_was_installed(wheel: Dict[str, Any], tmp_path: Any) -> None:
     target = tmp_path / "site"
-    r = run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
-             "--target", str(target), wheel["path"]])
+    r = run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            "--target",
+            str(target),
+            wheel["path"],
+        ]
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     env = dict(os.environ, PYTHONPATH=str(target))
-    code = ("import sockjs.tornado, sockjs.tornado.transports.websocket as t; "
-            "print(sockjs.tornado.__file__); print(sockjs.tornado.__version__)")
+    code = (
+        "import sockjs.tornado, sockjs.tornado.transports.websocket as t; "
+        "print(sockjs.tornado.__file__); print(sockjs.tornado.__version__)"
+    )
     r = run([sys.executable, "-c", code], env=env, cwd=str(tmp_path))
     assert r.returncode == 0, r.stderr
     where, version = r.stdout.split()

@@ -2,6 +2,7 @@
 (a heartbeat, a ping answer to check, an expiry), at the moment they need
 it, and never holds the loop for a whole slot of sessions at once; while
 heartbeats, ping timeouts and expiry stay on time for many sessions."""
+
 import asyncio
 import json
 import math
@@ -41,8 +42,12 @@ class Quiet(SockJSConnection):
 def test_sweep_visits_sessions_only_when_they_are_due() -> None:
     async def main() -> None:
         Counting.ticks = []
-        router = SockJSRouter(Quiet, "/q", {"disconnect_delay": 5, "heartbeat_delay": 25,
-                                            "session_check_interval": 1}, session_kls=Counting)
+        router = SockJSRouter(
+            Quiet,
+            "/q",
+            {"disconnect_delay": 5, "heartbeat_delay": 25, "session_check_interval": 1},
+            session_kls=Counting,
+        )
         container = router.sessions
         t0 = time.monotonic()
         sessions = [router.create_session(sid()) for _ in range(1000)]
@@ -67,6 +72,7 @@ def test_sweep_visits_sessions_only_when_they_are_due() -> None:
         container.expire(t0 + 10.5)
         assert len(Counting.ticks) == 2001 and len(container) == 0 and container.scheduled == 0
         await router.shutdown()
+
     asyncio.run(main())
 
 
@@ -115,6 +121,7 @@ def test_a_budgeted_sweep_leaves_the_rest_for_the_next_turn() -> None:
         assert router.sessions.expire(now, budget=128)
         assert len(Counting.ticks) == 300
         await router.shutdown()
+
     asyncio.run(main())
 
 
@@ -123,8 +130,9 @@ def test_heartbeats_reach_many_websocket_sessions_on_time(make_server: Any) -> N
     heartbeats, and no period passes without one (a loaded machine delays
     them by a sweep interval or two, never by a period)."""
     # No pings: this client reads the socket itself and would not answer.
-    srv = make_server(router_app(Echo, "/echo", {"heartbeat_delay": 0.5, "session_check_interval": 0.1,
-                                                  "ping_timeout": None}))
+    srv = make_server(
+        router_app(Echo, "/echo", {"heartbeat_delay": 0.5, "session_check_interval": 0.1, "ping_timeout": None})
+    )
     conns = []
     for _ in range(200):
         ws = websocket.create_connection(srv.ws_url + "/echo/000/%s/websocket" % sid(), timeout=5)

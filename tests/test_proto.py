@@ -3,6 +3,7 @@ framing (wsframes.py) and settings validation (settings.py).
 
 The expected bytes are the SockJS protocol's and RFC 6455's.
 """
+
 import json
 import logging
 import struct
@@ -33,8 +34,7 @@ def test_message_frame_batches_encoded_messages():
 
 def test_close_frames():
     assert proto.close_frame(3000, "Go away!") == 'c[3000,"Go away!"]'
-    assert proto.close_frame(2010, "Another connection still open") == \
-        'c[2010,"Another connection still open"]'
+    assert proto.close_frame(2010, "Another connection still open") == 'c[2010,"Another connection still open"]'
     assert proto.close_frame(1002, "Connection interrupted") == 'c[1002,"Connection interrupted"]'
     # The reason is JSON-escaped like any message.
     assert proto.close_frame(4000, 'a"b\n\u2028') == 'c[4000,"a\\"b\\n\\u2028"]'
@@ -45,9 +45,18 @@ def test_close_frames():
 
 # Code points that must travel as \uXXXX.
 ESCAPED_RANGES = [
-    (0x0000, 0x001F), (0x007F, 0x009F), (0x00AD, 0x00AD), (0x0600, 0x0604),
-    (0x070F, 0x070F), (0x17B4, 0x17B5), (0x200C, 0x200F), (0x2028, 0x202F),
-    (0x2060, 0x206F), (0xFEFF, 0xFEFF), (0xFFF0, 0xFFFF), (0xD800, 0xDFFF),
+    (0x0000, 0x001F),
+    (0x007F, 0x009F),
+    (0x00AD, 0x00AD),
+    (0x0600, 0x0604),
+    (0x070F, 0x070F),
+    (0x17B4, 0x17B5),
+    (0x200C, 0x200F),
+    (0x2028, 0x202F),
+    (0x2060, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF0, 0xFFFF),
+    (0xD800, 0xDFFF),
 ]
 # JSON's short escapes are fine for the C0 controls (the suite expects \n).
 SHORT = {0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r"}
@@ -81,8 +90,10 @@ def test_lone_surrogates_are_escaped(cp):
 
 
 def test_other_non_ascii_goes_raw():
-    raw = ("\u00a0\u00e9\u00ff\u0100\u0605\u0710\u17b3\u17b6\u2000\u200b"
-           "\u2010\u2027\u2030\u205f\u2070\u4e2d\ufefe\uff01\uffef\U0001f600")
+    raw = (
+        "\u00a0\u00e9\u00ff\u0100\u0605\u0710\u17b3\u17b6\u2000\u200b"
+        "\u2010\u2027\u2030\u205f\u2070\u4e2d\ufefe\uff01\uffef\U0001f600"
+    )
     for ch in raw:
         assert proto.encode_message(ch) == '"%s"' % ch, hex(ord(ch))
     assert proto.encode_message(raw) == '"%s"' % raw
@@ -128,7 +139,14 @@ def test_encode_round_trips_any_string(s):
 def test_decode_round_trips_exactly():
     payload = r'["a", "\u0000\n\r\"\\/", "\ud800", "\udfff\ud83d\ude00", "\u2028\ufeff", "%61bc", ""]'
     assert proto.decode_messages(payload) == [
-        "a", "\x00\n\r\"\\/", "\ud800", "\udfff\U0001f600", "\u2028\ufeff", "%61bc", ""]
+        "a",
+        '\x00\n\r"\\/',
+        "\ud800",
+        "\udfff\U0001f600",
+        "\u2028\ufeff",
+        "%61bc",
+        "",
+    ]
     raw = '["\u00e9\u4e2d\U0001f600"]'.encode("utf-8")
     assert proto.decode_messages(raw) == ["\u00e9\u4e2d\U0001f600"]
 
@@ -145,10 +163,22 @@ def test_decode_empty_payload(payload):
     assert str(e.value) == "Payload expected."
 
 
-@pytest.mark.parametrize("payload", [
-    '["x', "[", "x", '{"a": "b"}', '"a"', "[1]", '["a", null]', '[["a"]]', "null",
-    b'["\xff"]', '["a"] x',
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '["x',
+        "[",
+        "x",
+        '{"a": "b"}',
+        '"a"',
+        "[1]",
+        '["a", null]',
+        '[["a"]]',
+        "null",
+        b'["\xff"]',
+        '["a"] x',
+    ],
+)
 def test_decode_broken(payload):
     with pytest.raises(proto.PayloadError) as e:
         proto.decode_messages(payload)
@@ -194,13 +224,16 @@ def feed_all(parser, data, split=None):
 # -- wsframes: server frames -------------------------------------------------------
 
 
-@pytest.mark.parametrize("n,header", [
-    (0, b"\x81\x00"),
-    (125, b"\x81\x7d"),
-    (126, b"\x81\x7e\x00\x7e"),
-    (65535, b"\x81\x7e\xff\xff"),
-    (65536, b"\x81\x7f\x00\x00\x00\x00\x00\x01\x00\x00"),
-])
+@pytest.mark.parametrize(
+    "n,header",
+    [
+        (0, b"\x81\x00"),
+        (125, b"\x81\x7d"),
+        (126, b"\x81\x7e\x00\x7e"),
+        (65535, b"\x81\x7e\xff\xff"),
+        (65536, b"\x81\x7f\x00\x00\x00\x00\x00\x01\x00\x00"),
+    ],
+)
 def test_build_frame_length_classes(n, header):
     payload = b"x" * n
     frame = wsframes.build_frame(wsframes.OP_TEXT, payload)
@@ -264,7 +297,7 @@ def test_parse_byte_by_byte_and_large_frame():
     out = []
     small = client_frame(wsframes.OP_TEXT, b"hello") * 3
     for i in range(len(small)):
-        out += parser.feed(small[i:i + 1])
+        out += parser.feed(small[i : i + 1])
     assert out == [(wsframes.OP_TEXT, b"hello")] * 3
 
 
@@ -274,15 +307,20 @@ def test_many_frames_in_one_buffer():
 
 
 def test_fragmented_message_with_interleaved_control_frames():
-    data = (client_frame(wsframes.OP_TEXT, b"he", fin=False)
-            + client_frame(wsframes.OP_PING, b"p1")
-            + client_frame(wsframes.OP_CONT, b"ll", fin=False)
-            + client_frame(wsframes.OP_PONG, b"")
-            + client_frame(wsframes.OP_CONT, b"o"))
+    data = (
+        client_frame(wsframes.OP_TEXT, b"he", fin=False)
+        + client_frame(wsframes.OP_PING, b"p1")
+        + client_frame(wsframes.OP_CONT, b"ll", fin=False)
+        + client_frame(wsframes.OP_PONG, b"")
+        + client_frame(wsframes.OP_CONT, b"o")
+    )
     for split in range(len(data) + 1):
         parser = wsframes.FrameParser(100)
         assert feed_all(parser, data, split) == [
-            (wsframes.OP_PING, b"p1"), (wsframes.OP_PONG, b""), (wsframes.OP_TEXT, b"hello")], split
+            (wsframes.OP_PING, b"p1"),
+            (wsframes.OP_PONG, b""),
+            (wsframes.OP_TEXT, b"hello"),
+        ], split
 
 
 def test_control_frames():
@@ -292,21 +330,39 @@ def test_control_frames():
     assert parser.feed(client_frame(wsframes.OP_PING, b"x" * 125)) == [(wsframes.OP_PING, b"x" * 125)]
 
 
-@pytest.mark.parametrize("data,code", [
-    (client_frame(wsframes.OP_TEXT, b"a")[:1] + bytes((1,)) + b"a", 1002),   # not masked
-    (client_frame(wsframes.OP_TEXT, b"a", rsv=0x40), 1002),                # reserved bit
-    (client_frame(0x3, b"a"), 1002),                                        # unknown data opcode
-    (client_frame(0xB, b"a"), 1002),                                        # unknown control opcode
-    (client_frame(wsframes.OP_PING, b"x" * 126), 1002),                      # control too long
-    (client_frame(wsframes.OP_PING, b"x", fin=False), 1002),                 # fragmented control
-    (client_frame(wsframes.OP_CONT, b"x"), 1002),                            # continuation, no start
-    (client_frame(wsframes.OP_TEXT, b"a", fin=False)
-     + client_frame(wsframes.OP_TEXT, b"b"), 1002),                          # new message mid-way
-    (client_frame(wsframes.OP_TEXT, b"x" * 101), 1009),                      # too big
-    (client_frame(wsframes.OP_TEXT, b"x" * 60, fin=False)
-     + client_frame(wsframes.OP_CONT, b"x" * 60), 1009),                     # too big in fragments
-], ids=["unmasked", "rsv", "opcode3", "opcodeB", "long-control", "frag-control",
-        "orphan-cont", "interleaved-start", "too-big", "too-big-fragments"])
+@pytest.mark.parametrize(
+    "data,code",
+    [
+        (client_frame(wsframes.OP_TEXT, b"a")[:1] + bytes((1,)) + b"a", 1002),  # not masked
+        (client_frame(wsframes.OP_TEXT, b"a", rsv=0x40), 1002),  # reserved bit
+        (client_frame(0x3, b"a"), 1002),  # unknown data opcode
+        (client_frame(0xB, b"a"), 1002),  # unknown control opcode
+        (client_frame(wsframes.OP_PING, b"x" * 126), 1002),  # control too long
+        (client_frame(wsframes.OP_PING, b"x", fin=False), 1002),  # fragmented control
+        (client_frame(wsframes.OP_CONT, b"x"), 1002),  # continuation, no start
+        (
+            client_frame(wsframes.OP_TEXT, b"a", fin=False) + client_frame(wsframes.OP_TEXT, b"b"),
+            1002,
+        ),  # new message mid-way
+        (client_frame(wsframes.OP_TEXT, b"x" * 101), 1009),  # too big
+        (
+            client_frame(wsframes.OP_TEXT, b"x" * 60, fin=False) + client_frame(wsframes.OP_CONT, b"x" * 60),
+            1009,
+        ),  # too big in fragments
+    ],
+    ids=[
+        "unmasked",
+        "rsv",
+        "opcode3",
+        "opcodeB",
+        "long-control",
+        "frag-control",
+        "orphan-cont",
+        "interleaved-start",
+        "too-big",
+        "too-big-fragments",
+    ],
+)
 def test_protocol_errors_carry_their_close_code(data, code):
     with pytest.raises(wsframes.ProtocolError) as e:
         wsframes.FrameParser(100).feed(data)
@@ -331,7 +387,10 @@ def test_hixie76_frames():
     for split in range(len(data) + 1):
         parser = wsframes.Hixie76Parser(100)
         assert feed_all(parser, data, split) == [
-            (wsframes.OP_TEXT, b"a"), (wsframes.OP_TEXT, b"\xc3\xa9"), (wsframes.OP_TEXT, b"")], split
+            (wsframes.OP_TEXT, b"a"),
+            (wsframes.OP_TEXT, b"\xc3\xa9"),
+            (wsframes.OP_TEXT, b""),
+        ], split
     parser = wsframes.Hixie76Parser(100)
     assert parser.feed(b"\x00x\xff\xff\x00") == [(wsframes.OP_TEXT, b"x"), (wsframes.OP_CLOSE, b"")]
 
@@ -403,10 +462,15 @@ def test_every_setting_has_a_wrong_type_case():
     assert set(WRONG_TYPES) <= set(DEFAULT_SETTINGS)
 
 
-@pytest.mark.parametrize("key,value", [
-    ("disconnect_delay", -1), ("heartbeat_delay", 0), ("response_limit", 0),
-    ("disabled_transports", ["websockets"]),
-])
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        ("disconnect_delay", -1),
+        ("heartbeat_delay", 0),
+        ("response_limit", 0),
+        ("disabled_transports", ["websockets"]),
+    ],
+)
 def test_bad_values_are_named(key, value):
     with pytest.raises(ValueError, match=key):
         validate_settings({key: value})

@@ -2,6 +2,7 @@
 0.2/0.3): a POST gets ``h``, a 2 KiB prelude and ``h``, then five ``h``
 lines after growing delays, each as its own HTTP chunk; OPTIONS is its
 CORS preflight."""
+
 import asyncio
 import time
 
@@ -16,8 +17,7 @@ PRELUDE = b" " * 2048 + b"h\n"
 
 
 def post_chunking_test(c: RawHTTP, path: str, headers: str = ""):
-    c.send(("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n%s\r\n"
-            % (path, headers)).encode("latin-1"))
+    c.send(("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n%s\r\n" % (path, headers)).encode("latin-1"))
     return c.read_head()
 
 
@@ -48,8 +48,9 @@ def test_chunks_in_order_with_their_delays_then_the_end(test_server):
 
 
 def test_no_cookie_even_with_jsessionid(test_server):
-    r = requests.post(test_server.url + "/cookie_needed_echo/chunking_test", stream=True,
-                      headers={"Cookie": "JSESSIONID=abc"})
+    r = requests.post(
+        test_server.url + "/cookie_needed_echo/chunking_test", stream=True, headers={"Cookie": "JSESSIONID=abc"}
+    )
     try:
         assert r.status_code == 200
         assert "Set-Cookie" not in r.headers
@@ -60,8 +61,9 @@ def test_no_cookie_even_with_jsessionid(test_server):
 
 @pytest.mark.parametrize("prefix,cookie", [("/echo", False), ("/cookie_needed_echo", True)])
 def test_preflight(test_server, prefix, cookie):
-    r = requests.options(test_server.url + prefix + "/chunking_test",
-                         headers={"Origin": "null", "Access-Control-Request-Method": "POST"})
+    r = requests.options(
+        test_server.url + prefix + "/chunking_test", headers={"Origin": "null", "Access-Control-Request-Method": "POST"}
+    )
     assert r.status_code == 204
     assert r.content == b""
     assert r.headers["Access-Control-Allow-Methods"] == "OPTIONS, POST"
@@ -82,8 +84,7 @@ def test_origin_not_allowed_is_403(make_server):
     srv = make_server(router_app(Echo, "/o", {"allowed_origins": ["https://good.example"]}))
     r = requests.post(srv.url + "/o/chunking_test", headers={"Origin": "https://evil.example"})
     assert r.status_code == 403
-    r = requests.post(srv.url + "/o/chunking_test", headers={"Origin": "https://good.example"},
-                      stream=True)
+    r = requests.post(srv.url + "/o/chunking_test", headers={"Origin": "https://good.example"}, stream=True)
     assert r.status_code == 200
     r.close()
 

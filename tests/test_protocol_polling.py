@@ -1,6 +1,7 @@
 """The SockJS protocol for the polling transports (``xhr``,
 ``jsonp``) and the sending ones (``xhr_send``, ``jsonp_send``): framing,
 errors, callbacks, close frames, aborted requests and JSESSIONID."""
+
 import json
 
 import pytest
@@ -84,9 +85,17 @@ def test_xhr_send_errors_leave_the_session_unharmed(test_server):
 def test_xhr_send_any_content_type(test_server):
     url = test_server.url + "/echo/000/" + sid()
     requests.post(url + "/xhr")
-    ctypes = ["text/plain", "T", "application/json", "application/xml", "",
-              "application/json; charset=utf-8", "text/xml; charset=utf-8", "text/xml",
-              "application/x-www-form-urlencoded"]
+    ctypes = [
+        "text/plain",
+        "T",
+        "application/json",
+        "application/xml",
+        "",
+        "application/json; charset=utf-8",
+        "text/xml; charset=utf-8",
+        "text/xml",
+        "application/x-www-form-urlencoded",
+    ]
     for ct in ctypes:
         r = requests.post(url + "/xhr_send", data='["a"]', headers={"Content-Type": ct})
         assert r.status_code == 204, ct
@@ -155,8 +164,11 @@ def test_jsonp_send_form_and_raw_bodies(test_server):
     r = requests.post(url + "/jsonp_send", data='["%61bc"]', headers={"Content-Type": "text/plain"})
     assert r.content == b"ok"
     # Form with a charset parameter, and extra fields.
-    r = requests.post(url + "/jsonp_send", data="x=1&d=%5B%22q%22%5D",
-                      headers={"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"})
+    r = requests.post(
+        url + "/jsonp_send",
+        data="x=1&d=%5B%22q%22%5D",
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"},
+    )
     assert r.content == b"ok"
     assert requests.get(url + "/jsonp?c=x").content == b'/**/x("a[\\"abc\\",\\"%61bc\\",\\"q\\"]");\r\n'
 
@@ -234,16 +246,21 @@ def test_second_receiver_gets_2010_then_abort_gives_1002(test_server, transport)
     base = "/echo/000/%s/" % session_id
     if transport == "xhr":
         method, path = "POST", base + "xhr"
+
         def poll():
             return requests.post(test_server.url + path).content
+
         def frame(f):
             return (f + "\n").encode()
     else:
         method, path = "GET", base + "jsonp?c=cb"
+
         def poll():
             return requests.get(test_server.url + path).content
+
         def frame(f):
             return ("/**/cb(%s);\r\n" % json.dumps(f)).encode()
+
     assert poll() == frame("o")
     first = _pending_poll(test_server.port, method, path)
     wait_attached(test_server, "/echo", session_id)
@@ -291,8 +308,9 @@ def test_jsessionid_on_every_session_transport(test_server):
     r = requests.post(base + s + "/jsonp_send", data="d=%5B%22x%22%5D", headers=FORM)
     assert r.content == b"ok"
     _cookie_ok(r)
-    r = requests.post(base + s + "/jsonp_send", data="d=%5B%22x%22%5D",
-                      headers=dict(FORM, Cookie="a=b; JSESSIONID=xyz"))
+    r = requests.post(
+        base + s + "/jsonp_send", data="d=%5B%22x%22%5D", headers=dict(FORM, Cookie="a=b; JSESSIONID=xyz")
+    )
     _cookie_ok(r, "xyz")
 
     for method, transport in (("POST", "xhr_streaming"), ("GET", "eventsource"), ("GET", "htmlfile?c=cb")):
@@ -300,8 +318,7 @@ def test_jsessionid_on_every_session_transport(test_server):
         assert r.status_code == 200
         _cookie_ok(r)
         r.close()
-        r = requests.request(method, base + sid() + "/" + transport, stream=True,
-                             headers={"Cookie": "JSESSIONID=q1"})
+        r = requests.request(method, base + sid() + "/" + transport, stream=True, headers={"Cookie": "JSESSIONID=q1"})
         _cookie_ok(r, "q1")
         r.close()
 

@@ -1,6 +1,7 @@
 """Session life (expiry, on_close once,
 queueing), ``disabled_transports``, and timers that work whatever loop the
 router was built under."""
+
 import json
 import os
 import subprocess
@@ -26,8 +27,12 @@ REQUESTS = {
     "eventsource": ("GET", "eventsource"),
     "htmlfile": ("GET", "htmlfile?c=x"),
 }
-WS_HEADERS = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
-              "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+WS_HEADERS = {
+    "Upgrade": "websocket",
+    "Connection": "Upgrade",
+    "Sec-WebSocket-Version": "13",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+}
 
 
 def _status(port, method, path, headers=None):
@@ -61,8 +66,9 @@ def test_disabled_websocket_disables_raw_endpoint_and_info(make_server):
 def test_send_handlers_follow_their_receivers(make_server):
     # xhr_send serves xhr, xhr_streaming, eventsource, htmlfile; jsonp_send
     # serves jsonp and htmlfile. With all their users off they are gone.
-    srv = make_server(router_app(Echo, "/echo", {"disabled_transports": [
-        "xhr", "xhr_streaming", "eventsource", "htmlfile", "jsonp"]}))
+    srv = make_server(
+        router_app(Echo, "/echo", {"disabled_transports": ["xhr", "xhr_streaming", "eventsource", "htmlfile", "jsonp"]})
+    )
     assert requests.post(srv.url + "/echo/000/%s/xhr_send" % sid(), data="[]").status_code == 404
     assert requests.post(srv.url + "/echo/000/%s/jsonp_send" % sid(), data="d=[]").status_code == 404
     srv2 = make_server(router_app(Echo, "/echo", {"disabled_transports": ["xhr", "jsonp"]}))
@@ -220,9 +226,11 @@ def greet_server(make_server):
         from tornado import web
 
         from sockjs.tornado import SockJSRouter
+
         a = SockJSRouter(GreetThenClose, "/greet", {"jsessionid": False})
         b = SockJSRouter(GreetThenClose, "/close", {"jsessionid": False})
         return web.Application(a.urls + b.urls)
+
     return make_server(app)
 
 

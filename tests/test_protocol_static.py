@@ -1,6 +1,7 @@
 """The fixed pages of the SockJS protocol (URL space, greeting, info, iframe,
 CORS and caching), and the HTTP/1.0 and 1.1 exchanges of the transports, with
 real sockets against the conformance server."""
+
 import json
 import re
 from email.utils import parsedate_to_datetime
@@ -29,10 +30,30 @@ def test_greeting_on_cookie_service_sets_no_cookie(test_server):
     assert "Set-Cookie" not in r.headers
 
 
-NOT_FOUND = ["/a", "/a.html", "//", "///", "/a/a", "/a/a/", "/a/", "/a./a/xhr", "/a/a./xhr",
-             "/./././xhr", "/iframe.htm", "/iframe", "/IFRAME.HTML", "/IFRAME", "/iframe.HTML",
-             "/iframe.xml", "/iframe-/.html", "/a/a/unknown_transport", "/a/a/xhr/extra",
-             "//a/xhr", "/a//xhr", "/a/a/XHR"]
+NOT_FOUND = [
+    "/a",
+    "/a.html",
+    "//",
+    "///",
+    "/a/a",
+    "/a/a/",
+    "/a/",
+    "/a./a/xhr",
+    "/a/a./xhr",
+    "/./././xhr",
+    "/iframe.htm",
+    "/iframe",
+    "/IFRAME.HTML",
+    "/IFRAME",
+    "/iframe.HTML",
+    "/iframe.xml",
+    "/iframe-/.html",
+    "/a/a/unknown_transport",
+    "/a/a/xhr/extra",
+    "//a/xhr",
+    "/a//xhr",
+    "/a/a/XHR",
+]
 
 
 @pytest.mark.parametrize("suffix", NOT_FOUND)
@@ -74,11 +95,19 @@ def test_server_id_is_ignored(test_server):
 IFRAME_RE = re.compile(re.escape(IFRAME_TEMPLATE).replace(re.escape("%s"), '(?P<url>[^"]*)') + r"\Z")
 
 
-@pytest.mark.parametrize("suffix", [
-    "/iframe.html", "/iframe-a.html", "/iframe-.html", "/iframe-0.1.2.html",
-    "/iframe-0.1.2abc-dirty.2144.html", "/iframe-a.html?t=1234", "/iframe-0.1.2.html?t=123414",
-    "/iframe.html?t=qweqweq123",
-])
+@pytest.mark.parametrize(
+    "suffix",
+    [
+        "/iframe.html",
+        "/iframe-a.html",
+        "/iframe-.html",
+        "/iframe-0.1.2.html",
+        "/iframe-0.1.2abc-dirty.2144.html",
+        "/iframe-a.html?t=1234",
+        "/iframe-0.1.2.html?t=123414",
+        "/iframe.html?t=qweqweq123",
+    ],
+)
 def test_iframe_page(test_server, suffix):
     r = requests.get(test_server.url + "/echo" + suffix)
     assert r.status_code == 200
@@ -101,6 +130,7 @@ def test_iframe_page(test_server, suffix):
 
 def test_iframe_body_is_the_template_exactly(test_server):
     from sockjs.tornado.settings import DEFAULT_SOCKJS_URL
+
     r = requests.get(test_server.url + "/echo/iframe.html")
     assert r.content == (IFRAME_TEMPLATE % DEFAULT_SOCKJS_URL).encode()
 
@@ -108,6 +138,7 @@ def test_iframe_body_is_the_template_exactly(test_server):
 def test_iframe_uses_the_sockjs_url_setting(make_server):
     from conftest import router_app
     from protocol_helpers import Echo
+
     srv = make_server(router_app(Echo, "/echo", {"sockjs_url": "/static/sockjs.js"}))
     r = requests.get(srv.url + "/echo/iframe.html")
     assert '<script src="/static/sockjs.js"></script>' in r.text
@@ -150,7 +181,7 @@ def test_info(test_server):
     assert data["websocket"] is True
     assert data["cookie_needed"] is False
     assert data["origins"] == ["*:*"]
-    assert isinstance(data["entropy"], int) and 0 <= data["entropy"] <= 2 ** 32 - 1
+    assert isinstance(data["entropy"], int) and 0 <= data["entropy"] <= 2**32 - 1
 
 
 def test_info_without_origin(test_server):
@@ -173,15 +204,20 @@ def test_info_flags_per_service(test_server):
 
 # -- preflights and CORS -----------------------------------------------------------
 
-PREFLIGHTS = [("/info", "OPTIONS, GET"), ("/abc/abc/xhr", "OPTIONS, POST"),
-              ("/abc/abc/xhr_send", "OPTIONS, POST"), ("/abc/abc/xhr_streaming", "OPTIONS, POST")]
+PREFLIGHTS = [
+    ("/info", "OPTIONS, GET"),
+    ("/abc/abc/xhr", "OPTIONS, POST"),
+    ("/abc/abc/xhr_send", "OPTIONS, POST"),
+    ("/abc/abc/xhr_streaming", "OPTIONS, POST"),
+]
 
 
 @pytest.mark.parametrize("path,methods", PREFLIGHTS)
 @pytest.mark.parametrize("origin", ["test", "null", "https://example.com:8443"])
 def test_preflight(test_server, path, methods, origin):
-    r = requests.options(test_server.url + "/echo" + path,
-                         headers={"Origin": origin, "Access-Control-Request-Method": "POST"})
+    r = requests.options(
+        test_server.url + "/echo" + path, headers={"Origin": origin, "Access-Control-Request-Method": "POST"}
+    )
     assert r.status_code in (200, 204)
     assert r.content == b""
     assert r.headers["Cache-Control"] == "public, max-age=31536000"
@@ -197,11 +233,18 @@ def test_preflight(test_server, path, methods, origin):
 @pytest.mark.parametrize("path", ["/info", "/abc/abc/xhr", "/abc/abc/xhr_send"])
 def test_preflight_echoes_request_headers(test_server, path):
     url = test_server.url + "/echo" + path
-    r = requests.options(url, headers={"Origin": "test", "Access-Control-Request-Method": "POST",
-                                       "Access-Control-Request-Headers": "a, b, c"})
+    r = requests.options(
+        url,
+        headers={
+            "Origin": "test",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "a, b, c",
+        },
+    )
     assert r.headers["Access-Control-Allow-Headers"] == "a, b, c"
-    r = requests.options(url, headers={"Origin": "test", "Access-Control-Request-Method": "POST",
-                                       "Access-Control-Request-Headers": ""})
+    r = requests.options(
+        url, headers={"Origin": "test", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": ""}
+    )
     assert "Access-Control-Allow-Headers" not in r.headers
 
 
@@ -262,8 +305,7 @@ def test_http10_without_keepalive_closes(test_server):
 
 def test_http10_streaming_closes_after_last_frame(test_server):
     with RawHTTP(test_server.port) as c:
-        resp = c.request("POST", "/close/000/%s/xhr_streaming" % sid(),
-                         {"Connection": "Keep-Alive"}, version="1.0")
+        resp = c.request("POST", "/close/000/%s/xhr_streaming" % sid(), {"Connection": "Keep-Alive"}, version="1.0")
         assert resp.status == 200
         assert resp.get("Transfer-Encoding") is None
         assert resp.get("Content-Length") is None
@@ -319,15 +361,18 @@ def test_preflight_of_get_transports_allows_get(test_server, path):
     assert r.content == b""
 
 
-@pytest.mark.parametrize("method,path,allow", [
-    ("GET", "/abc/abc/xhr", "POST, OPTIONS"),
-    ("GET", "/abc/abc/xhr_send", "POST, OPTIONS"),
-    ("POST", "/abc/abc/eventsource", "GET, OPTIONS"),
-    ("POST", "/abc/abc/jsonp", "GET, OPTIONS"),
-    ("POST", "/info", "GET, OPTIONS"),
-    ("POST", "", "GET"),
-    ("PUT", "/iframe.html", "GET"),
-])
+@pytest.mark.parametrize(
+    "method,path,allow",
+    [
+        ("GET", "/abc/abc/xhr", "POST, OPTIONS"),
+        ("GET", "/abc/abc/xhr_send", "POST, OPTIONS"),
+        ("POST", "/abc/abc/eventsource", "GET, OPTIONS"),
+        ("POST", "/abc/abc/jsonp", "GET, OPTIONS"),
+        ("POST", "/info", "GET, OPTIONS"),
+        ("POST", "", "GET"),
+        ("PUT", "/iframe.html", "GET"),
+    ],
+)
 def test_wrong_method_is_405_with_allow(test_server, method, path, allow):
     r = requests.request(method, test_server.url + "/echo" + path)
     assert r.status_code == 405

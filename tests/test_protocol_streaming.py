@@ -2,6 +2,7 @@
 ``eventsource``, ``htmlfile``): preludes, one chunk per frame,
 ``response_limit``, close frames, aborted streams and heartbeats; raw
 sockets, so every HTTP chunk is seen as sent."""
+
 import json
 
 import pytest
@@ -36,18 +37,29 @@ class Stream:
 
     def open(self, port, prefix, session_id, headers=None):
         c = RawHTTP(port)
-        resp = c.request(self.method, "%s/000/%s/%s%s" % (prefix, session_id, self.name, self.query),
-                         headers or {})
+        resp = c.request(self.method, "%s/000/%s/%s%s" % (prefix, session_id, self.name, self.query), headers or {})
         return c, resp
 
 
-XHR_STREAMING = Stream("xhr_streaming", "POST", "", lambda cb: b"h" * 2048 + b"\n",
-                       lambda f: (f + "\n").encode(), "application/javascript;charset=UTF-8")
-EVENTSOURCE = Stream("eventsource", "GET", "", lambda cb: b"\r\n",
-                     lambda f: ("data: " + f + "\r\n\r\n").encode(), "text/event-stream")
-HTMLFILE = Stream("htmlfile", "GET", "?c=cb", None,
-                  lambda f: ("<script>\np(%s);\n</script>\r\n" % json.dumps(f)).encode(),
-                  "text/html;charset=UTF-8")
+XHR_STREAMING = Stream(
+    "xhr_streaming",
+    "POST",
+    "",
+    lambda cb: b"h" * 2048 + b"\n",
+    lambda f: (f + "\n").encode(),
+    "application/javascript;charset=UTF-8",
+)
+EVENTSOURCE = Stream(
+    "eventsource", "GET", "", lambda cb: b"\r\n", lambda f: ("data: " + f + "\r\n\r\n").encode(), "text/event-stream"
+)
+HTMLFILE = Stream(
+    "htmlfile",
+    "GET",
+    "?c=cb",
+    None,
+    lambda f: ("<script>\np(%s);\n</script>\r\n" % json.dumps(f)).encode(),
+    "text/html;charset=UTF-8",
+)
 STREAMS = [XHR_STREAMING, EVENTSOURCE, HTMLFILE]
 IDS = [s.name for s in STREAMS]
 
@@ -114,7 +126,7 @@ def test_eventsource_escapes_nul_cr_lf(test_server):
         assert c.read_chunk() == b"data: o\r\n\r\n"
         r = requests.post(test_server.url + "/echo/000/%s/xhr_send" % s, data=r'["  \u0000\n\r "]')
         assert r.status_code == 204
-        assert c.read_chunk() == b'data: a["  \\u0000\\n\\r \"]\r\n\r\n'
+        assert c.read_chunk() == b'data: a["  \\u0000\\n\\r "]\r\n\r\n'
 
 
 def test_xhr_streaming_response_limit_31_frames(test_server):
@@ -157,7 +169,7 @@ def test_messages_after_the_limit_reach_the_next_receiver(test_server, stream):
     # Everything is sent while the first stream is open; it ends at the
     # limit and the rest waits for the next receivers.
     for i in range(0, len(sent), 10):
-        send(url, *sent[i:i + 10])
+        send(url, *sent[i : i + 10])
     streams = 0
     while len(received) < len(sent) and streams < 40:
         while True:
@@ -165,9 +177,9 @@ def test_messages_after_the_limit_reach_the_next_receiver(test_server, stream):
             if not chunk:
                 break
             if stream is EVENTSOURCE:
-                frame = chunk.decode()[len("data: "):-4]
+                frame = chunk.decode()[len("data: ") : -4]
             elif stream is HTMLFILE:
-                frame = json.loads(chunk.decode()[len("<script>\np("):-len(");\n</script>\r\n")])
+                frame = json.loads(chunk.decode()[len("<script>\np(") : -len(");\n</script>\r\n")])
             else:
                 frame = chunk.decode()[:-1]
             if frame == "h":
@@ -221,6 +233,7 @@ def test_second_stream_gets_2010_and_abort_gives_1002(test_server, stream):
     def closed():
         sess = router.get_session(s)
         return sess is None or sess.is_closed
+
     assert wait_for(lambda: test_server.call(closed))
     c3, _ = stream.open(test_server.port, "/echo", s)
     with c3:
@@ -255,8 +268,9 @@ def test_abort_of_a_polling_request_gives_1002_to_a_stream(test_server, transpor
 
 @pytest.fixture
 def fast_server(make_server):
-    return make_server(router_app(Echo, "/echo", {"heartbeat_delay": 0.3, "session_check_interval": 0.1,
-                                                  "disconnect_delay": 2}))
+    return make_server(
+        router_app(Echo, "/echo", {"heartbeat_delay": 0.3, "session_check_interval": 0.1, "disconnect_delay": 2})
+    )
 
 
 @pytest.mark.parametrize("stream", STREAMS, ids=IDS)
@@ -294,15 +308,19 @@ def test_heartbeats_on_polling(fast_server, transport):
 def test_http10_streams_end_with_the_connection(test_server, stream, keepalive):
     c = RawHTTP(test_server.port)
     with c:
-        resp = c.request(stream.method, "/close/000/%s/%s%s" % (sid(), stream.name, stream.query),
-                         {"Connection": "Keep-Alive"} if keepalive else {}, version="1.0")
+        resp = c.request(
+            stream.method,
+            "/close/000/%s/%s%s" % (sid(), stream.name, stream.query),
+            {"Connection": "Keep-Alive"} if keepalive else {},
+            version="1.0",
+        )
         assert resp.status == 200
         assert resp.get("Transfer-Encoding") is None
         assert resp.get("Content-Length") is None
         body = c.read_to_eof()  # the server closes after the last frame
         expected_tail = stream.wrap("o") + stream.wrap('c[3000,"Go away!"]')
         assert body.endswith(expected_tail)
-        prelude = body[:-len(expected_tail)]
+        prelude = body[: -len(expected_tail)]
         if stream is HTMLFILE:
             assert prelude.decode().strip() == HTMLFILE_HEAD % "cb"
         else:
@@ -333,7 +351,7 @@ def test_htmlfile_message_cannot_end_the_script(test_server):
         send(test_server.url + "/echo/000/" + s, evil)
         chunk = c.read_chunk().decode()
         assert chunk.startswith("<script>\np(") and chunk.endswith(");\n</script>\r\n")
-        inner = chunk[len("<script>\np("):-len(");\n</script>\r\n")]
+        inner = chunk[len("<script>\np(") : -len(");\n</script>\r\n")]
         assert "<" not in inner
         # The page's p() receives exactly the frame.
-        assert json.loads(inner) == 'a[%s]' % json.dumps(evil)
+        assert json.loads(inner) == "a[%s]" % json.dumps(evil)

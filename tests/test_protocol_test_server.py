@@ -1,5 +1,6 @@
 """The conformance test server's services beyond
 echo and close (which every other protocol test uses)."""
+
 import json
 
 import pytest
@@ -14,13 +15,14 @@ def ws(srv, prefix):
     return conn
 
 
-@pytest.mark.parametrize("message,n", [("1", 1), ("4", 4), ("18", 18), ("0", 1), ("19", 1),
-                                       ("x", 1), ("-3", 1), ("", 1)])
+@pytest.mark.parametrize(
+    "message,n", [("1", 1), ("4", 4), ("18", 18), ("0", 1), ("19", 1), ("x", 1), ("-3", 1), ("", 1)]
+)
 def test_amplify(test_server, message, n):
     c = ws(test_server, "/amplify")
     try:
         c.send(json.dumps([message]))
-        assert c.recv() == 'a["%s"]' % ("x" * 2 ** n)
+        assert c.recv() == 'a["%s"]' % ("x" * 2**n)
     finally:
         c.close()
 
@@ -63,8 +65,14 @@ def test_command_line_options():
     import sys
 
     from conftest import ROOT
-    out = subprocess.run([sys.executable, "examples/test_server.py", "--help"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=30,
-                         env={"PYTHONPATH": ROOT, "PATH": "/usr/bin:/bin"})
+
+    out = subprocess.run(
+        [sys.executable, "examples/test_server.py", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PYTHONPATH": ROOT, "PATH": "/usr/bin:/bin"},
+    )
     assert out.returncode == 0
     assert "--port" in out.stdout and "--sockjs-url" in out.stdout

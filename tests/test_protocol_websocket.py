@@ -1,5 +1,6 @@
 """The SockJS websocket transport (RFC 6455 and
 hixie-76), its handshake errors, and the raw ``/websocket`` endpoint."""
+
 import struct
 
 import pytest
@@ -65,9 +66,17 @@ def test_other_methods_are_405(test_server, path, method, upgrade):
 @pytest.mark.parametrize("path", ["/echo/000/%s/websocket" % sid(), "/echo/websocket"])
 def test_101_answer(test_server, path):
     with RawHTTP(test_server.port) as c:
-        resp = c.request("GET", path, {
-            "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
-            "Sec-WebSocket-Origin": "http://asd", "Sec-WebSocket-Key": "x3JJHMbDL1EzLkh9GBhXDw=="})
+        resp = c.request(
+            "GET",
+            path,
+            {
+                "Upgrade": "websocket",
+                "Connection": "Upgrade",
+                "Sec-WebSocket-Version": "13",
+                "Sec-WebSocket-Origin": "http://asd",
+                "Sec-WebSocket-Key": "x3JJHMbDL1EzLkh9GBhXDw==",
+            },
+        )
         assert resp.status == 101
         assert resp.get("Sec-WebSocket-Accept") == "HSmrc0sMlYUkAGmm5OPpG2HaGWk="
         assert resp.get("Connection").lower() == "upgrade"
@@ -79,8 +88,16 @@ def test_101_answer(test_server, path):
 @pytest.mark.parametrize("path", ["/disabled_websocket_echo/0/0/websocket", "/disabled_websocket_echo/websocket"])
 def test_disabled_websocket_is_404(test_server, path):
     with RawHTTP(test_server.port) as c:
-        resp = c.request("GET", path, {"Upgrade": "websocket", "Connection": "Upgrade",
-                                       "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "x3JJHMbDL1EzLkh9GBhXDw=="})
+        resp = c.request(
+            "GET",
+            path,
+            {
+                "Upgrade": "websocket",
+                "Connection": "Upgrade",
+                "Sec-WebSocket-Version": "13",
+                "Sec-WebSocket-Key": "x3JJHMbDL1EzLkh9GBhXDw==",
+            },
+        )
         assert resp.status == 404
 
 
@@ -178,9 +195,17 @@ def test_websocket_heartbeats(make_server):
 def hixie_handshake(port, path, origin="http://127.0.0.1"):
     c = RawHTTP(port)
     # No key bytes yet: the server must answer the head before they come.
-    resp = c.request("GET", path, {
-        "Connection": "Upgrade", "Upgrade": "WebSocket", "Origin": origin,
-        "Sec-WebSocket-Key1": "4 @1  46546xW%0l 1 5", "Sec-WebSocket-Key2": "12998 5 Y3 1  .P00"})
+    resp = c.request(
+        "GET",
+        path,
+        {
+            "Connection": "Upgrade",
+            "Upgrade": "WebSocket",
+            "Origin": origin,
+            "Sec-WebSocket-Key1": "4 @1  46546xW%0l 1 5",
+            "Sec-WebSocket-Key2": "12998 5 Y3 1  .P00",
+        },
+    )
     return c, resp
 
 
@@ -241,8 +266,9 @@ def test_raw_websocket_close_frame_carries_code_and_reason(test_server):
 
 
 def test_raw_websocket_has_no_sockjs_framing(make_server):
-    srv = make_server(router_app(Echo, "/echo", {"heartbeat_delay": 0.2, "session_check_interval": 0.1,
-                                                 "ping_timeout": None}))
+    srv = make_server(
+        router_app(Echo, "/echo", {"heartbeat_delay": 0.2, "session_check_interval": 0.1, "ping_timeout": None})
+    )
     ws = ws_connect(srv, "/echo/websocket")
     try:
         ws.settimeout(0.8)
@@ -270,14 +296,22 @@ def test_raw_socket_ping_gets_pong(test_server):
     # Below the client library: a masked ping straight on the socket.
     c = RawHTTP(test_server.port)
     with c:
-        resp = c.request("GET", "/echo/websocket", {"Upgrade": "websocket", "Connection": "Upgrade",
-                                                    "Sec-WebSocket-Version": "13",
-                                                    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+        resp = c.request(
+            "GET",
+            "/echo/websocket",
+            {
+                "Upgrade": "websocket",
+                "Connection": "Upgrade",
+                "Sec-WebSocket-Version": "13",
+                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            },
+        )
         assert resp.status == 101
         mask = b"\x01\x02\x03\x04"
         payload = b"hi"
-        c.send(struct.pack("!BB", 0x89, 0x80 | len(payload)) + mask
-               + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+        c.send(
+            struct.pack("!BB", 0x89, 0x80 | len(payload)) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        )
         assert c.read_exactly(4) == b"\x8a\x02hi"
 
 
@@ -286,10 +320,15 @@ def test_hixie76_key_bytes_with_the_head(test_server):
     path = "/echo/000/%s/websocket" % sid()
     c = RawHTTP(test_server.port)
     with c:
-        c.send(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: Upgrade\r\nUpgrade: WebSocket\r\n"
+        c.send(
+            (
+                "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: Upgrade\r\nUpgrade: WebSocket\r\n"
                 "Origin: http://x\r\nSec-WebSocket-Key1: 4 @1  46546xW%%0l 1 5\r\n"
-                "Sec-WebSocket-Key2: 12998 5 Y3 1  .P00\r\n\r\n" % (path, test_server.port)).encode()
-               + b"aaaaaaaa" + b'\x00["z"]\xff')
+                "Sec-WebSocket-Key2: 12998 5 Y3 1  .P00\r\n\r\n" % (path, test_server.port)
+            ).encode()
+            + b"aaaaaaaa"
+            + b'\x00["z"]\xff'
+        )
         resp = c.read_head()
         assert resp.status == 101
         assert resp.get("Sec-WebSocket-Origin") == "http://x"
@@ -300,28 +339,39 @@ def test_hixie76_key_bytes_with_the_head(test_server):
 
 def _masked_text(payload: bytes) -> bytes:
     mask = b"\x11\x22\x33\x44"
-    return (struct.pack("!BB", 0x81, 0x80 | len(payload)) + mask
-            + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+    return struct.pack("!BB", 0x81, 0x80 | len(payload)) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
 _LONG = "x" * 120
 
 
-@pytest.mark.parametrize("path, first, expect", [
-    ("/echo/websocket", _LONG.encode(), [b"\x81\x78" + _LONG.encode()] * 2),
-    # Both messages of one read leave in one frame.
-    ("/echo/000/%s/websocket" % sid(), ('["%s"]' % _LONG).encode(),
-     [b"\x81\x01o", b"\x81\x7e\x00\xf8" + ('a["%s","%s"]' % (_LONG, _LONG)).encode()]),
-])
+@pytest.mark.parametrize(
+    "path, first, expect",
+    [
+        ("/echo/websocket", _LONG.encode(), [b"\x81\x78" + _LONG.encode()] * 2),
+        # Both messages of one read leave in one frame.
+        (
+            "/echo/000/%s/websocket" % sid(),
+            ('["%s"]' % _LONG).encode(),
+            [b"\x81\x01o", b"\x81\x7e\x00\xf8" + ('a["%s","%s"]' % (_LONG, _LONG)).encode()],
+        ),
+    ],
+)
 def test_first_frame_in_the_same_write_as_the_handshake(test_server, path, first, expect):
     # One sendall: the frames arrive in the same packet as the request head,
     # so the server reads them along with it and must hand them on. Longer
     # than the head, so that a reader that re-reads the head fails.
     c = RawHTTP(test_server.port)
     with c:
-        c.send(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        c.send(
+            (
+                "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-                % (path, test_server.port)).encode() + _masked_text(first) + _masked_text(first))
+                % (path, test_server.port)
+            ).encode()
+            + _masked_text(first)
+            + _masked_text(first)
+        )
         resp = c.read_head()
         assert resp.status == 101
         for frame in expect:

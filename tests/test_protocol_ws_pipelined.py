@@ -6,6 +6,7 @@ release the package supports and on every event loop.
 Each test writes the upgrade request and one or more masked frames with a
 single ``send()`` on a raw socket, then reads the server's frames back.
 """
+
 import os
 import struct
 from typing import List, Optional, Tuple
@@ -18,13 +19,15 @@ ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="  # RFC 6455, section 1.3
 
 
 def upgrade_request(port: int, path: str) -> bytes:
-    return ("GET %s HTTP/1.1\r\n"
-            "Host: 127.0.0.1:%d\r\n"
-            "Upgrade: websocket\r\n"
-            "Connection: Upgrade\r\n"
-            "Sec-WebSocket-Key: %s\r\n"
-            "Sec-WebSocket-Version: 13\r\n"
-            "\r\n" % (path, port, KEY)).encode("latin-1")
+    return (
+        "GET %s HTTP/1.1\r\n"
+        "Host: 127.0.0.1:%d\r\n"
+        "Upgrade: websocket\r\n"
+        "Connection: Upgrade\r\n"
+        "Sec-WebSocket-Key: %s\r\n"
+        "Sec-WebSocket-Version: 13\r\n"
+        "\r\n" % (path, port, KEY)
+    ).encode("latin-1")
 
 
 def client_frame(payload: bytes, opcode: int = 0x1) -> bytes:

@@ -22,6 +22,7 @@ where the server disables websocket; and with JSESSIONID on
 All pages run in one browser, a few at a time, once per module; each test
 checks one result.
 """
+
 import json
 import time
 from typing import Any, Dict, Iterator, List, Tuple
@@ -56,7 +57,7 @@ _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 MESSAGES = [
     "hello",
     "plain ASCII, with spaces & punctuation: <>?!",
-    "non-BMP: \U0001F600 \U0001D11E \U00020000",
+    "non-BMP: \U0001f600 \U0001d11e \U00020000",
     "\u2028",
     "".join(_ALPHABET[i % len(_ALPHABET)] for i in range(50 * 1024)),
     '["a"]',
@@ -75,8 +76,7 @@ NOT_OFFERED = {("htmlfile", "cross")}
 DEFAULT_CHOICE = {"/echo": "websocket", "/disabled_websocket_echo": "xhr-streaming"}
 
 # JSESSIONID on (cookie_needed): the HTTP transports, across origins.
-COOKIE_TRANSPORTS = ["xhr-streaming", "eventsource", "xhr-polling", "iframe-xhr-polling",
-                     "jsonp-polling"]
+COOKIE_TRANSPORTS = ["xhr-streaming", "eventsource", "xhr-polling", "iframe-xhr-polling", "jsonp-polling"]
 
 Key = Tuple[str, str, str]
 
@@ -84,8 +84,7 @@ Key = Tuple[str, str, str]
 def _app() -> web.Application:
     # A relative sockjs_url: the iframe page is served by this very server,
     # so it loads the same file the same-origin page loads.
-    app = test_server.make_app(sockjs_url="/static/sockjs.min.js",
-                               heartbeat_delay=HEARTBEAT_DELAY)
+    app = test_server.make_app(sockjs_url="/static/sockjs.min.js", heartbeat_delay=HEARTBEAT_DELAY)
     app.add_handlers(r".*", client_routes() + page_routes())
     return app
 
@@ -116,8 +115,7 @@ def _pages() -> List[Tuple[Key, str, Dict[str, str]]]:
         for service in DEFAULT_CHOICE:
             pages.append((("default", service, place), place, {"echo": service}))
     for transport in COOKIE_TRANSPORTS:
-        pages.append((("cookie", transport, "cross"), "cross",
-                      {"transport": transport, "echo": "/cookie_needed_echo"}))
+        pages.append((("cookie", transport, "cross"), "cross", {"transport": transport, "echo": "/cookie_needed_echo"}))
     return pages
 
 
@@ -135,8 +133,12 @@ def results() -> Iterator[Dict[Key, PageResult]]:
                 origin = sockjs_server.url if place == "same" else page_server.url
                 query = dict(query, server=sockjs_server.url, heartbeats=str(HEARTBEATS))
                 keys.append(key)
-                urls.append(("%s/pages/transport.html?%s" % (origin, urlencode(query)),
-                             {"timeout": 40, "progress": "window.__progress"}))
+                urls.append(
+                    (
+                        "%s/pages/transport.html?%s" % (origin, urlencode(query)),
+                        {"timeout": 40, "progress": "window.__progress"},
+                    )
+                )
             outcome = dict(zip(keys, browser.run_many(urls)))
         # Chromium is gone, so every socket it had is closed: no session
         # may still hold a receiver (a poll the server thinks is pending).
@@ -168,23 +170,24 @@ def _short(value: Any) -> str:
 
 
 def _check_echo(record: Dict[str, Any], transport: str, res: PageResult) -> None:
-    assert record["opened"], "echo session never opened: %s\n%s" % (
-        _short(record["close"]), res.describe())
+    assert record["opened"], "echo session never opened: %s\n%s" % (_short(record["close"]), res.describe())
     assert record["transport"] == transport
     # The burst waited for these: "h" frames reach the client on this transport.
     assert record["heartbeats"] >= HEARTBEATS
     assert record["sent"] == MESSAGES, "page and test disagree on the messages"
     received = record["received"]
     assert len(received) == len(MESSAGES), "got %d of %d messages: %s" % (
-        len(received), len(MESSAGES), _short(received))
+        len(received),
+        len(MESSAGES),
+        _short(received),
+    )
     for i, (got, want) in enumerate(zip(received, MESSAGES)):
         assert got == want, "message %d: got %s, want %s" % (i, _short(got), _short(want))
     assert record["close"] == {"code": 1000, "reason": "done", "wasClean": True}
 
 
 def _check_close(record: Dict[str, Any], transport: str, res: PageResult) -> None:
-    assert record["opened"], "/close session never opened: %s\n%s" % (
-        _short(record["close"]), res.describe())
+    assert record["opened"], "/close session never opened: %s\n%s" % (_short(record["close"]), res.describe())
     assert record["transport"] == transport
     assert record["received"] == []
     assert record["close"]["code"] == 3000, _short(record)

@@ -7,6 +7,7 @@ One Node process runs every transport (side by side) once per module;
 each test checks one transport's record. Missing Node or sockjs-client
 fails the tests.
 """
+
 import json
 import os
 import shutil
@@ -25,7 +26,7 @@ TRANSPORTS = ["websocket", "xhr-streaming", "xhr-polling", "eventsource"]
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 MESSAGES = [
     "hello",
-    "non-BMP: \U0001F600 \U0001D11E",
+    "non-BMP: \U0001f600 \U0001d11e",
     "\u2028",
     "".join(_ALPHABET[i % len(_ALPHABET)] for i in range(50 * 1024)),
     '["a"]',
@@ -44,9 +45,15 @@ def node_results() -> Iterator[Dict[str, Any]]:
     try:
         proc = subprocess.run(
             [node, SCRIPT],
-            input=json.dumps({"server": server.url + "", "transports": TRANSPORTS,
-                              "messages": MESSAGES, "step_timeout_ms": 15000}),
-            capture_output=True, text=True, encoding="utf-8", timeout=90, cwd=ROOT)
+            input=json.dumps(
+                {"server": server.url + "", "transports": TRANSPORTS, "messages": MESSAGES, "step_timeout_ms": 15000}
+            ),
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=90,
+            cwd=ROOT,
+        )
     finally:
         server.stop()
     assert proc.returncode == 0, "node client failed (%d): %s" % (proc.returncode, proc.stderr)

@@ -5,6 +5,7 @@ The browser client is tested in real Chromium in
 ``test_recovery_browser.py``; process death behind haproxy in
 ``test_recovery_cluster.py``.
 """
+
 import json
 import uuid
 from typing import Any, Dict, List, Optional, Tuple
@@ -42,8 +43,7 @@ class RecConn(SockJSConnection):
         RecConn.log.append(("close", self))
 
 
-SETTINGS = {"recovery": True, "recovery_window": 5, "history_size": 100, "presence": True,
-            "heartbeat_delay": 1}
+SETTINGS = {"recovery": True, "recovery_window": 5, "history_size": 100, "presence": True, "heartbeat_delay": 1}
 
 
 def router_of(srv: ServerThread) -> SockJSRouter:
@@ -114,6 +114,7 @@ def test_resume_replays_what_was_sent_while_away(make_server: Any) -> None:
         for i in range(50):
             conn.send("direct-%d" % i)
             router.publish("news", "pub-%d" % i)
+
     srv.call(send_all)
     assert [e for e, _ in RecConn.log] == ["open"]
 
@@ -160,8 +161,7 @@ def test_position_beyond_what_was_sent_fails_recovery(make_server: Any) -> None:
 
 def test_past_the_window_both_sides_are_told(make_server: Any) -> None:
     RecConn.log.clear()
-    srv = make_server(router_app(RecConn, "/rec", dict(SETTINGS, recovery_window=0.5,
-                                                       session_check_interval=0.1)))
+    srv = make_server(router_app(RecConn, "/rec", dict(SETTINGS, recovery_window=0.5, session_check_interval=0.1)))
     a = WS(srv)
     a.send("x")
     a.messages(1)
@@ -229,9 +229,14 @@ def test_memory_history_offsets_epochs_and_bounds(make_server: Any) -> None:
 
 
 def test_settings_are_checked() -> None:
-    for bad, exc in [({"history_size": -1}, ValueError), ({"history_ttl": 0}, ValueError),
-                     ({"recovery": "yes"}, TypeError), ({"recovery_window": 0}, ValueError),
-                     ({"recovery_buffer": 0}, ValueError), ({"presence_ttl": "x"}, TypeError)]:
+    for bad, exc in [
+        ({"history_size": -1}, ValueError),
+        ({"history_ttl": 0}, ValueError),
+        ({"recovery": "yes"}, TypeError),
+        ({"recovery_window": 0}, ValueError),
+        ({"recovery_buffer": 0}, ValueError),
+        ({"presence_ttl": "x"}, TypeError),
+    ]:
         with pytest.raises(exc) as e:
             SockJSRouter(RecConn, "/x", bad)
         assert next(iter(bad)) in str(e.value)

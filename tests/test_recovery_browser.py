@@ -8,6 +8,7 @@ killed behind haproxy (Redis keeps its state and the channel history).
 Past the recovery window both the page and the application are told that
 recovery failed.
 """
+
 import os
 import sys
 import threading
@@ -21,8 +22,7 @@ from tornado import web
 
 from sockjs.tornado import SockJSConnection, SockJSRouter
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "examples", "cluster"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "cluster"))
 from cluster import Cluster
 
 pytestmark = [pytest.mark.browser, pytest.mark.cluster, pytest.mark.timeout(120)]
@@ -56,6 +56,7 @@ def make_app(settings: Any) -> Any:
         app = web.Application(router.urls + client_routes() + page_routes())
         app.sockjs_router = router  # type: ignore[attr-defined]
         return app
+
     return factory
 
 
@@ -75,24 +76,27 @@ def cut(router: SockJSRouter, conn: NewsConn) -> bool:
 
 def run_page(browser: Browser, url: str, done: str, timeout: float = 60) -> Any:
     results: List[Any] = []
-    t = threading.Thread(target=lambda: results.extend(
-        browser.run_many([(url, {"timeout": timeout, "done": done, "progress": "window.__state"})])),
-        daemon=True)
+    t = threading.Thread(
+        target=lambda: results.extend(
+            browser.run_many([(url, {"timeout": timeout, "done": done, "progress": "window.__state"})])
+        ),
+        daemon=True,
+    )
     t.start()
     return t, results
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_client_gets_everything_sent_while_its_connection_was_cut(
-        browser: Browser, make_server: Any, transport: str) -> None:
+    browser: Browser, make_server: Any, transport: str
+) -> None:
     NewsConn.conns.clear()
     NewsConn.resumes = 0
     srv = make_server(make_app({"recovery": True, "history_size": 500, "heartbeat_delay": 5}))
     router: SockJSRouter = srv.app.sockjs_router
     done = "(function (s) { return s && s.got.length >= 100 ? s : undefined; })(window.__state)"
     thread, results = run_page(browser, srv.url + "/pages/recovery.html?transport=" + transport, done)
-    wait_for(lambda: srv.call(lambda: router.channels.subscribers("news")) == 1, timeout=30,
-             what="page subscribed")
+    wait_for(lambda: srv.call(lambda: router.channels.subscribers("news")) == 1, timeout=30, what="page subscribed")
     conn = NewsConn.conns[0]
     wait_for(lambda: srv.call(cut, router, conn), timeout=10, what="a transport to cut")
 
@@ -102,6 +106,7 @@ def test_client_gets_everything_sent_while_its_connection_was_cut(
                 conn.send("m%d" % i)
             else:
                 router.publish("news", "m%d" % i)
+
     srv.call(send_100)
     thread.join(70)
     assert results, "page did not finish"
@@ -118,21 +123,25 @@ def test_client_gets_everything_sent_while_its_connection_was_cut(
 
 def test_past_the_window_the_page_and_the_application_are_told(browser: Browser, make_server: Any) -> None:
     NewsConn.conns.clear()
-    srv = make_server(make_app({"recovery": True, "recovery_window": 0.5, "session_check_interval": 0.1,
-                                "history_size": 10}))
+    srv = make_server(
+        make_app({"recovery": True, "recovery_window": 0.5, "session_check_interval": 0.1, "history_size": 10})
+    )
     router: SockJSRouter = srv.app.sockjs_router
-    done = ("(function (s) { return s && s.failed.length && s.got.indexOf('after') >= 0 ? s : undefined; })"
-            "(window.__state)")
+    done = (
+        "(function (s) { return s && s.failed.length && s.got.indexOf('after') >= 0 ? s : undefined; })(window.__state)"
+    )
     thread, results = run_page(browser, srv.url + "/pages/recovery.html?transport=websocket&initial=2500", done)
-    wait_for(lambda: srv.call(lambda: router.channels.subscribers("news")) == 1, timeout=30,
-             what="page subscribed")
+    wait_for(lambda: srv.call(lambda: router.channels.subscribers("news")) == 1, timeout=30, what="page subscribed")
     first = NewsConn.conns[0]
     srv.call(cut, router, first)
     wait_for(lambda: first.is_closed, what="on_close after the window")
     assert first.close_reason is not None and first.close_reason.initiator == "timeout"
     # The page comes back as a new connection, resubscribes by itself.
-    wait_for(lambda: len(NewsConn.conns) == 2 and srv.call(lambda: router.channels.subscribers("news")) == 1,
-             timeout=20, what="fresh connection resubscribed")
+    wait_for(
+        lambda: len(NewsConn.conns) == 2 and srv.call(lambda: router.channels.subscribers("news")) == 1,
+        timeout=20,
+        what="fresh connection resubscribed",
+    )
     assert NewsConn.conns[1].recovery_failed == "expired"
     srv.call(router.publish, "news", "after")
     thread.join(40)
@@ -145,7 +154,8 @@ def test_past_the_window_the_page_and_the_application_are_told(browser: Browser,
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_client_whose_process_was_killed_gets_every_publication_from_another(
-        browser: Browser, make_server: Any, transport: str) -> None:
+    browser: Browser, make_server: Any, transport: str
+) -> None:
     """Two nodes behind haproxy, linked by Redis; the page's node is
     killed (SIGKILL), 100 publications go out through the other node, and
     the page, reconnecting through haproxy, gets all of them once, in
@@ -161,6 +171,7 @@ def test_client_whose_process_was_killed_gets_every_publication_from_another(
         def node_of_page() -> Any:
             counts = [cluster.status(i)["subscribers"].get("news", 0) for i in (0, 1)]
             return counts.index(1) + 1 if sum(counts) == 1 else None
+
         victim = wait_for(node_of_page, timeout=30, what="page subscribed") - 1
         time.sleep(0.3)  # the saved state is written on the next loop turn
         cluster.kill_node(victim)

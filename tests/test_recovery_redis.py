@@ -1,6 +1,7 @@
 """History, presence and recovery shared through a real redis-server by
 two or three servers (threads with their own loop and router, standing for
 processes)."""
+
 import json
 import os
 import sys
@@ -16,8 +17,7 @@ from conftest import ServerThread, router_app
 
 from sockjs.tornado import SockJSConnection, SockJSRouter
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "examples", "cluster"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "cluster"))
 from cluster import Cluster
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(60)]
@@ -50,8 +50,15 @@ def redis_url() -> Any:
 
 
 def settings(redis_url: str, **kw: Any) -> Any:
-    s = {"broker": redis_url, "broker_namespace": "t-" + NS, "history_size": 100, "presence": True,
-         "recovery": True, "heartbeat_delay": 1, "broker_retry_max": 0.2}
+    s = {
+        "broker": redis_url,
+        "broker_namespace": "t-" + NS,
+        "history_size": 100,
+        "presence": True,
+        "recovery": True,
+        "heartbeat_delay": 1,
+        "broker_retry_max": 0.2,
+    }
     s.update(kw)
     return s
 
@@ -83,8 +90,9 @@ def wait_broker(*servers: ServerThread) -> None:
     for srv in servers:
         router = router_of(srv)
         srv.call(router.channels.start)
-        wait_for(lambda srv=srv, router=router: srv.call(lambda: router.channels.broker.connected),
-                 what="broker connected")
+        wait_for(
+            lambda srv=srv, router=router: srv.call(lambda: router.channels.broker.connected), what="broker connected"
+        )
 
 
 def test_history_through_redis_one_order_everywhere(redis_url: str, make_server: Any) -> None:
@@ -130,8 +138,7 @@ def test_presence_across_processes_and_a_dead_one_disappears(redis_url: str, mak
             assert recv(ws, 1) == ["subscribed:room"]
         ra = router_of(a)
         members = wait_for(lambda: (lambda m: m if len(m) == 2 else None)(a.run(ra.presence("room"))))
-        assert sorted(v["port"] for v in members.values()) == sorted(
-            ["127.0.0.1:%d" % a.port, "127.0.0.1:%d" % c.port])
+        assert sorted(v["port"] for v in members.values()) == sorted(["127.0.0.1:%d" % a.port, "127.0.0.1:%d" % c.port])
         # Process c dies without cleaning up: its entry goes within presence_ttl.
         c.loop.call_soon_threadsafe(c.loop.stop)
         time.sleep(0.1)
@@ -183,8 +190,7 @@ def test_a_client_whose_process_died_is_restored_by_another(redis_url: str, make
         ws2.close()
 
 
-def test_a_client_of_a_process_shut_down_for_a_deploy_is_restored_by_another(
-        redis_url: str, make_server: Any) -> None:
+def test_a_client_of_a_process_shut_down_for_a_deploy_is_restored_by_another(redis_url: str, make_server: Any) -> None:
     Conn.conns.clear()
     a = make_server(router_app(Conn, "/rec", settings(redis_url)))
     b = make_server(router_app(Conn, "/rec", settings(redis_url)))

@@ -1,5 +1,6 @@
 """Limits and counters are in UTF-8 bytes on every transport, so non-ASCII
 text (2 bytes a character here) gets no more room than ASCII."""
+
 import logging
 import re
 
@@ -36,9 +37,19 @@ class Amplify(SockJSConnection):
 @pytest.fixture
 def server(make_server):
     Amplify.closed = []
-    return make_server(router_app(Amplify, "/a", {
-        "max_message_size": MIB, "max_queue_size": QUEUE, "response_limit": 64 * MIB,
-        "disconnect_delay": 10, "session_check_interval": 0.1}))
+    return make_server(
+        router_app(
+            Amplify,
+            "/a",
+            {
+                "max_message_size": MIB,
+                "max_queue_size": QUEUE,
+                "response_limit": 64 * MIB,
+                "disconnect_delay": 10,
+                "session_check_interval": 0.1,
+            },
+        )
+    )
 
 
 def router(srv):
@@ -48,7 +59,7 @@ def router(srv):
 def test_utf8_len():
     assert proto.utf8_len("abc") == 3
     assert proto.utf8_len(E * 3) == 6
-    assert proto.utf8_len("\U0001F600") == 4
+    assert proto.utf8_len("\U0001f600") == 4
     assert proto.utf8_len("\ud800") == 3  # a lone surrogate still has a size
 
 
@@ -81,9 +92,12 @@ def test_send_non_ascii_over_limit_in_bytes(server, transport):
     body = ('["%s"]' % BIG).encode("utf-8")
     if transport == "jsonp_send":
         body = b"d=" + body
-    r = requests.post(server.url + "/a/000/big2/" + transport, data=body, timeout=10,
-                      headers={"Content-Type": "application/x-www-form-urlencoded" if transport == "jsonp_send"
-                               else "text/plain"})
+    r = requests.post(
+        server.url + "/a/000/big2/" + transport,
+        data=body,
+        timeout=10,
+        headers={"Content-Type": "application/x-www-form-urlencoded" if transport == "jsonp_send" else "text/plain"},
+    )
     assert r.status_code == 413
 
 
@@ -99,6 +113,7 @@ def test_websocket_non_ascii_under_limit_in_bytes_is_echoed(server):
 
 # -- byte counters -----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", ["/a/websocket", "/a/000/cnt/websocket"])
 def test_byte_counters_count_utf8(server, path):
     ws = websocket.create_connection(server.ws_url + path, timeout=5)
@@ -112,7 +127,7 @@ def test_byte_counters_count_utf8(server, path):
         after = server.call(lambda: (router(server).stats.bytes_recv, router(server).stats.bytes_sent))
     finally:
         ws.close()
-    framing = 0 if path == "/a/websocket" else len('["')+len('"]')
+    framing = 0 if path == "/a/websocket" else len('["') + len('"]')
     assert after[0] - before[0] == 2000 + framing
     sent = after[1] - before[1]
     assert sent == 2000 + (0 if path == "/a/websocket" else len('a[""]'))
@@ -122,6 +137,7 @@ def test_byte_counters_count_utf8(server, path):
 
 
 # -- max_queue_size ----------------------------------------------------------------
+
 
 def _overflow(caplog):
     return [r for r in caplog.records if r.levelno == logging.WARNING and "max_queue_size" in r.getMessage()]

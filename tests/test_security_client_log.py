@@ -2,6 +2,7 @@
 ``tornado.access`` at ``client_error_log_level`` (INFO by default, never
 WARNING unless asked), at most ``client_error_log_rate`` lines a minute;
 the lines left out are counted in the next one written."""
+
 import logging
 
 import pytest
@@ -26,18 +27,17 @@ def _client_errors(srv):
     """One request per kind of client error."""
     base = srv.url + "/e"
     statuses = []
-    statuses.append(requests.post(base + "/000/x/xhr", headers={"Origin": "https://evil.test"},
-                                  timeout=5).status_code)
+    statuses.append(requests.post(base + "/000/x/xhr", headers={"Origin": "https://evil.test"}, timeout=5).status_code)
     statuses.append(requests.post(base + "/000/nosuch/xhr_send", data='["x"]', timeout=5).status_code)
     statuses.append(requests.put(base + "/000/x/xhr", timeout=5).status_code)
     statuses.append(requests.post(base + "/000/x/xhr_send", data="x" * 20000, timeout=5).status_code)
-    statuses.append(requests.get(base + "/000/x/jsonp", headers={"Sec-Fetch-Site": "none"},
-                                 timeout=5).status_code)
+    statuses.append(requests.get(base + "/000/x/jsonp", headers={"Sec-Fetch-Site": "none"}, timeout=5).status_code)
     return statuses
 
 
-@pytest.mark.parametrize("setting,level", [(None, logging.INFO), ("DEBUG", logging.DEBUG),
-                                           ("warning", logging.WARNING), (5, 5)])
+@pytest.mark.parametrize(
+    "setting,level", [(None, logging.INFO), ("DEBUG", logging.DEBUG), ("warning", logging.WARNING), (5, 5)]
+)
 def test_client_errors_logged_at_the_chosen_level(make_server, caplog, setting, level):
     settings = {"allowed_origins": ["https://ok.test"], "max_message_size": 10000}
     if setting is not None:
@@ -71,8 +71,7 @@ def test_client_errors_rate_limited(make_server, caplog):
 
 def test_suppressed_lines_counted_in_the_next_one(caplog):
     now = [100.0]
-    log = ClientErrorLog("INFO", per_minute=6, logger=logging.getLogger("test.clientlog"),
-                         clock=lambda: now[0])
+    log = ClientErrorLog("INFO", per_minute=6, logger=logging.getLogger("test.clientlog"), clock=lambda: now[0])
     caplog.set_level(logging.INFO, "test.clientlog")
     written = [log.log("line %d", i) for i in range(20)]
     assert written == [True] * 6 + [False] * 14
@@ -95,8 +94,7 @@ def test_disabled_logger_uses_no_budget(caplog):
         logger.setLevel(logging.NOTSET)
 
 
-@pytest.mark.parametrize("value,error", [("LOUD", ValueError), (True, TypeError), (1.5, TypeError),
-                                         (None, TypeError)])
+@pytest.mark.parametrize("value,error", [("LOUD", ValueError), (True, TypeError), (1.5, TypeError), (None, TypeError)])
 def test_bad_level_setting(value, error):
     with pytest.raises(error):
         SockJSRouter(Echo, "/e", {"client_error_log_level": value})

@@ -7,6 +7,7 @@ What must hold for every input: the answer is one the protocol documents
 own four texts (never a traceback page), nothing is logged at ERROR (the
 autouse fixture in conftest enforces it), the server keeps answering, and
 no session outlives ``disconnect_delay``."""
+
 import json
 import socket
 import struct
@@ -20,14 +21,22 @@ from security_helpers import RawWS, client_frame, connect, read_head, wait_for
 from sockjs.tornado import SockJSConnection
 
 LIMIT = 2000
-FUZZ = settings(max_examples=120, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=120,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 #: Statuses the server answers with (docs/security.rst has what each means).
 DOCUMENTED = {101, 200, 204, 304, 400, 403, 404, 405, 413, 426, 500}
 #: The only bodies a 500 may have: the protocol's answers to bad input.
-PROTOCOL_500 = {b"Payload expected.", b"Broken JSON encoding.",
-                b'"callback" parameter required', b'invalid "callback" parameter'}
+PROTOCOL_500 = {
+    b"Payload expected.",
+    b"Broken JSON encoding.",
+    b'"callback" parameter required',
+    b'invalid "callback" parameter',
+}
 
 
 class Echo(SockJSConnection):
@@ -37,9 +46,19 @@ class Echo(SockJSConnection):
 
 @pytest.fixture(scope="module")
 def server():
-    srv = ServerThread(router_app(Echo, "/f", {
-        "max_message_size": LIMIT, "disconnect_delay": 2, "session_check_interval": 0.1,
-        "heartbeat_delay": 0.5, "allowed_origins": ["https://ok.test", "https://*.ok.test"]}))
+    srv = ServerThread(
+        router_app(
+            Echo,
+            "/f",
+            {
+                "max_message_size": LIMIT,
+                "disconnect_delay": 2,
+                "session_check_interval": 0.1,
+                "heartbeat_delay": 0.5,
+                "allowed_origins": ["https://ok.test", "https://*.ok.test"],
+            },
+        )
+    )
     yield srv
     # No session outlives its disconnect_delay, whatever the fuzzing did.
     assert wait_for(lambda: srv.call(lambda: len(srv.app.sockjs_router.sessions)) == 0, timeout=10)
@@ -104,6 +123,7 @@ def _alive(port: int) -> None:
 
 # -- raw bytes ------------------------------------------------------------------
 
+
 @FUZZ
 @given(data=st.binary(max_size=3000))
 def test_random_bytes(server, data):
@@ -112,10 +132,18 @@ def test_random_bytes(server, data):
 
 
 @FUZZ
-@given(prefix=st.sampled_from([b"GET /f/info HTTP/1.1\r\n", b"POST /f/0/s/xhr_send HTTP/1.1\r\nHost: x\r\n",
-                               b"GET /f/0/s/websocket HTTP/1.1\r\nUpgrade: websocket\r\n", b"GET /f/",
-                               b"POST /f/0/s/xhr HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"]),
-       tail=st.binary(max_size=500))
+@given(
+    prefix=st.sampled_from(
+        [
+            b"GET /f/info HTTP/1.1\r\n",
+            b"POST /f/0/s/xhr_send HTTP/1.1\r\nHost: x\r\n",
+            b"GET /f/0/s/websocket HTTP/1.1\r\nUpgrade: websocket\r\n",
+            b"GET /f/",
+            b"POST /f/0/s/xhr HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ]
+    ),
+    tail=st.binary(max_size=500),
+)
 def test_request_with_garbage_tail(server, prefix, tail):
     _check_answer(_exchange(server.port, prefix + tail, timeout=0.2, half_close=True))
     _alive(server.port)
@@ -125,42 +153,110 @@ def test_request_with_garbage_tail(server, prefix, tail):
 
 _token = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.~%", min_size=0, max_size=12)
 _segment = st.one_of(_token, st.sampled_from([".", "..", "", "%2e", "%2F", "a.b", "ü", "%00", "%ff", "*"]))
-_transport = st.sampled_from(["xhr", "xhr_send", "xhr_streaming", "eventsource", "htmlfile", "jsonp",
-                              "jsonp_send", "websocket", "info", "iframe.html", "iframe-x.html",
-                              "websocket/", "XHR", "xhr_sendx", ""])
+_transport = st.sampled_from(
+    [
+        "xhr",
+        "xhr_send",
+        "xhr_streaming",
+        "eventsource",
+        "htmlfile",
+        "jsonp",
+        "jsonp_send",
+        "websocket",
+        "info",
+        "iframe.html",
+        "iframe-x.html",
+        "websocket/",
+        "XHR",
+        "xhr_sendx",
+        "",
+    ]
+)
 _path = st.one_of(
     st.builds(lambda a, b, t: "/f/%s/%s/%s" % (a, b, t), _segment, _segment, _transport),
     st.builds(lambda t: "/f/" + t, _transport),
     st.builds(lambda segs: "/f/" + "/".join(segs), st.lists(_segment, max_size=6)),
     st.just("/f"),
 )
-_query = st.one_of(st.just(""), st.builds(lambda c: "?c=" + c, st.text(
-    alphabet="abcXYZ019-_.()<>'\";/%&=+ \\u2028", max_size=20)))
+_query = st.one_of(
+    st.just(""), st.builds(lambda c: "?c=" + c, st.text(alphabet="abcXYZ019-_.()<>'\";/%&=+ \\u2028", max_size=20))
+)
 _method = st.sampled_from(["GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD", "PATCH", "BREW", "get"])
-_origin = st.one_of(st.none(), st.sampled_from([
-    "https://ok.test", "https://a.ok.test", "https://evil.test", "null", "https://ok.test.evil.test",
-    "https://evil.test/.ok.test", "https://x@a.ok.test", "", "*", "https://ok.test:99999"]),
-    st.text(max_size=30).filter(lambda s: "\r" not in s and "\n" not in s))
-_ctype = st.sampled_from([None, "text/plain", "application/x-www-form-urlencoded", "application/json",
-                          "multipart/form-data; boundary=x", "application/x-www-form-urlencoded; charset=x"])
+_origin = st.one_of(
+    st.none(),
+    st.sampled_from(
+        [
+            "https://ok.test",
+            "https://a.ok.test",
+            "https://evil.test",
+            "null",
+            "https://ok.test.evil.test",
+            "https://evil.test/.ok.test",
+            "https://x@a.ok.test",
+            "",
+            "*",
+            "https://ok.test:99999",
+        ]
+    ),
+    st.text(max_size=30).filter(lambda s: "\r" not in s and "\n" not in s),
+)
+_ctype = st.sampled_from(
+    [
+        None,
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/json",
+        "multipart/form-data; boundary=x",
+        "application/x-www-form-urlencoded; charset=x",
+    ]
+)
 _body = st.one_of(
     st.binary(max_size=200),
-    st.builds(lambda v: json.dumps(v).encode(), st.recursive(
-        st.none() | st.booleans() | st.integers() | st.text(max_size=10),
-        lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=4), c, max_size=3), max_leaves=8)),
+    st.builds(
+        lambda v: json.dumps(v).encode(),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+            lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=4), c, max_size=3),
+            max_leaves=8,
+        ),
+    ),
     st.builds(lambda v: b"d=" + v, st.binary(max_size=100)),
     st.builds(lambda n: b"[" + b'"a",' * n + b'"b"]', st.integers(0, LIMIT // 2)),  # up to 2.5x LIMIT
 )
-_extra = st.lists(st.sampled_from([
-    "Upgrade: websocket", "Connection: Upgrade", "Connection: close", "Sec-WebSocket-Version: 13",
-    "Sec-WebSocket-Version: 99", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-    "Sec-WebSocket-Key1: 1 2", "Sec-WebSocket-Key2: 3 4", "Cookie: JSESSIONID=abc;;;=",
-    "Access-Control-Request-Headers: x, y", "If-None-Match: *", "Expect: 100-continue",
-    "X-Forwarded-For: 1.2.3.4", "Transfer-Encoding: gzip", "Content-Length: -1",
-    "Content-Length: 99999999999", "Content-Encoding: gzip", "Host:", "X: \x7f\x80",
-    "Sec-Fetch-Site: cross-site", "Sec-Fetch-Site: same-origin", "Sec-Fetch-Site: none", "Sec-Fetch-Site: ?",
-    "Referer: https://ok.test/p", "Referer: https://evil.test/", "Referer: ::", "Referer: http://u@ok.test/"]),
-    max_size=4)
+_extra = st.lists(
+    st.sampled_from(
+        [
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            "Connection: close",
+            "Sec-WebSocket-Version: 13",
+            "Sec-WebSocket-Version: 99",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            "Sec-WebSocket-Key1: 1 2",
+            "Sec-WebSocket-Key2: 3 4",
+            "Cookie: JSESSIONID=abc;;;=",
+            "Access-Control-Request-Headers: x, y",
+            "If-None-Match: *",
+            "Expect: 100-continue",
+            "X-Forwarded-For: 1.2.3.4",
+            "Transfer-Encoding: gzip",
+            "Content-Length: -1",
+            "Content-Length: 99999999999",
+            "Content-Encoding: gzip",
+            "Host:",
+            "X: \x7f\x80",
+            "Sec-Fetch-Site: cross-site",
+            "Sec-Fetch-Site: same-origin",
+            "Sec-Fetch-Site: none",
+            "Sec-Fetch-Site: ?",
+            "Referer: https://ok.test/p",
+            "Referer: https://evil.test/",
+            "Referer: ::",
+            "Referer: http://u@ok.test/",
+        ]
+    ),
+    max_size=4,
+)
 
 
 @FUZZ
@@ -190,12 +286,29 @@ _payload = st.one_of(
     st.binary(max_size=300),
     st.text(max_size=100).map(lambda t: t.encode("utf-8", "surrogatepass")),
     st.builds(lambda v: json.dumps(v).encode(), st.lists(st.text(max_size=20), max_size=5)),
-    st.builds(lambda v: json.dumps(v, ensure_ascii=False).encode("utf-8", "surrogatepass"),
-              st.lists(st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF)), max_size=3)),
-    st.sampled_from([b"[", b"[]", b"[1]", b'["a"', b'{"a":1}', b'"str"', b"null", b'["\\ud800"]',
-                     b'["\\u0000"]', b"\xff\xfe", b'["a"]' * 3, b"d=", b"d=%5B%22x%22%5D"]),
+    st.builds(
+        lambda v: json.dumps(v, ensure_ascii=False).encode("utf-8", "surrogatepass"),
+        st.lists(st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF)), max_size=3),
+    ),
+    st.sampled_from(
+        [
+            b"[",
+            b"[]",
+            b"[1]",
+            b'["a"',
+            b'{"a":1}',
+            b'"str"',
+            b"null",
+            b'["\\ud800"]',
+            b'["\\u0000"]',
+            b"\xff\xfe",
+            b'["a"]' * 3,
+            b"d=",
+            b"d=%5B%22x%22%5D",
+        ]
+    ),
 )
-_sid_counter = iter(range(10 ** 9))
+_sid_counter = iter(range(10**9))
 
 
 def _valid_messages(body: bytes):
@@ -212,14 +325,19 @@ def _valid_messages(body: bytes):
 @given(payload=_payload, transport=st.sampled_from(["xhr_send", "jsonp_send"]), form=st.booleans())
 def test_send_payloads(server, payload, transport, form):
     sid = "fz%d" % next(_sid_counter)
-    assert _exchange(server.port, b"POST /f/0/%s/xhr HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
-                     b"Connection: close\r\n\r\n" % sid.encode()).endswith(b"o\n")
+    assert _exchange(
+        server.port,
+        b"POST /f/0/%s/xhr HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n" % sid.encode(),
+    ).endswith(b"o\n")
     ctype = "application/x-www-form-urlencoded" if form and transport == "jsonp_send" else "text/plain"
     # As a browser page on an allowed origin sends it (a form post carries Origin).
-    buf = _exchange(server.port, b"POST /f/0/%s/%s HTTP/1.1\r\nHost: x\r\nOrigin: https://ok.test\r\n"
-                    b"Content-Type: %s\r\n"
-                    b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
-                    % (sid.encode(), transport.encode(), ctype.encode(), len(payload), payload))
+    buf = _exchange(
+        server.port,
+        b"POST /f/0/%s/%s HTTP/1.1\r\nHost: x\r\nOrigin: https://ok.test\r\n"
+        b"Content-Type: %s\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+        % (sid.encode(), transport.encode(), ctype.encode(), len(payload), payload),
+    )
     _check_answer(buf)
     status = int(buf.split(b" ", 2)[1])
     messages = None if (form and transport == "jsonp_send") else _valid_messages(payload)
@@ -228,11 +346,16 @@ def test_send_payloads(server, payload, transport, form):
     else:
         assert status in (200, 204, 500)
     # The session survives a bad request and still echoes.
-    ok = _exchange(server.port, b'POST /f/0/%s/xhr_send HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n'
-                   b'Connection: close\r\n\r\n["end"]' % sid.encode())
+    ok = _exchange(
+        server.port,
+        b"POST /f/0/%s/xhr_send HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n"
+        b'Connection: close\r\n\r\n["end"]' % sid.encode(),
+    )
     assert b" 204 " in ok[:13]
-    poll = _exchange(server.port, b"POST /f/0/%s/xhr HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
-                     b"Connection: close\r\n\r\n" % sid.encode())
+    poll = _exchange(
+        server.port,
+        b"POST /f/0/%s/xhr HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n" % sid.encode(),
+    )
     assert poll.endswith(b'"end"]\n')
     if messages:
         assert poll.split(b"\r\n\r\n", 1)[1].startswith(b"a[")
@@ -241,9 +364,14 @@ def test_send_payloads(server, payload, transport, form):
 
 
 @FUZZ
-@given(frames=st.lists(st.tuples(st.sampled_from([0, 1, 2, 3, 8, 9, 10, 11, 15]), st.booleans(),
-                                 st.booleans(), _payload), min_size=1, max_size=4),
-       raw=st.booleans())
+@given(
+    frames=st.lists(
+        st.tuples(st.sampled_from([0, 1, 2, 3, 8, 9, 10, 11, 15]), st.booleans(), st.booleans(), _payload),
+        min_size=1,
+        max_size=4,
+    ),
+    raw=st.booleans(),
+)
 def test_websocket_frames(server, frames, raw):
     ws = RawWS(server.port, "/f/websocket" if raw else "/f/0/w/websocket")
     try:
@@ -265,22 +393,27 @@ def test_websocket_frames(server, frames, raw):
     _alive(server.port)
 
 
-@settings(max_examples=60, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(size=st.integers(0, 3 * LIMIT), chunked=st.booleans())
 def test_body_sizes(server, size, chunked):
     sid = "sz%d" % next(_sid_counter)
-    _exchange(server.port, b"POST /f/0/%s/xhr HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-              % sid.encode())
+    _exchange(
+        server.port,
+        b"POST /f/0/%s/xhr HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n" % sid.encode(),
+    )
     body = b'["' + b"x" * max(0, size - 4) + b'"]'
     if chunked:
-        payload = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 500]), body[i:i + 500])
-                           for i in range(0, len(body), 500)) + b"0\r\n\r\n"
+        payload = (
+            b"".join(b"%x\r\n%s\r\n" % (len(body[i : i + 500]), body[i : i + 500]) for i in range(0, len(body), 500))
+            + b"0\r\n\r\n"
+        )
         head = b"Transfer-Encoding: chunked\r\n"
     else:
         payload, head = body, b"Content-Length: %d\r\n" % len(body)
-    buf = _exchange(server.port, b"POST /f/0/%s/xhr_send HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n%s"
-                    % (sid.encode(), head, payload))
+    buf = _exchange(
+        server.port,
+        b"POST /f/0/%s/xhr_send HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n%s" % (sid.encode(), head, payload),
+    )
     _check_answer(buf)
     status = int(buf.split(b" ", 2)[1]) if buf else None
     if len(body) <= LIMIT:

@@ -1,6 +1,7 @@
 """Limits: request bodies, websocket messages, outgoing
 queues, and readers that stop reading. Each limit is a setting and each
 answer is the one docs/security.rst documents."""
+
 import json
 import logging
 import re
@@ -36,9 +37,18 @@ class Amplify(SockJSConnection):
 @pytest.fixture
 def server(make_server):
     Amplify.closed = []
-    return make_server(router_app(Amplify, "/a", {
-        "max_message_size": LIMIT, "max_queue_size": 256 * 1024,
-        "disconnect_delay": 1.5, "session_check_interval": 0.1}))
+    return make_server(
+        router_app(
+            Amplify,
+            "/a",
+            {
+                "max_message_size": LIMIT,
+                "max_queue_size": 256 * 1024,
+                "disconnect_delay": 1.5,
+                "session_check_interval": 0.1,
+            },
+        )
+    )
 
 
 def router(srv):
@@ -52,14 +62,19 @@ def _open(srv, sid):
 
 # -- request bodies -------------------------------------------------------------
 
+
 @pytest.mark.parametrize("transport", ["xhr_send", "jsonp_send"])
 def test_body_over_limit_gets_413(server, transport):
     _open(server, "b1")
     body = json.dumps(["y" * LIMIT])
     if transport == "jsonp_send":
         body = "d=" + body
-    r = requests.post(server.url + "/a/000/b1/" + transport, data=body, timeout=5,
-                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    r = requests.post(
+        server.url + "/a/000/b1/" + transport,
+        data=body,
+        timeout=5,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert r.status_code == 413
     assert r.text == "Payload too large."
     assert r.headers["Connection"] == "close"
@@ -75,8 +90,7 @@ def test_huge_content_length_answered_before_body(server):
     _open(server, "b2")
     s = connect(server.port)
     try:
-        s.sendall(b"POST /a/000/b2/xhr_send HTTP/1.1\r\nHost: x\r\n"
-                  b"Content-Length: 1000000000\r\n\r\n" + b"[" * 1000)
+        s.sendall(b"POST /a/000/b2/xhr_send HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n" + b"[" * 1000)
         status, headers, _ = read_head(s)
         assert status == 413
     finally:
@@ -126,6 +140,7 @@ def test_body_at_limit_is_accepted(server):
 
 # -- websocket messages ---------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", ["/a/000/w/websocket", "/a/websocket"])
 def test_websocket_message_over_limit_closes_1009(server, path):
     ws = RawWS(server.port, path)
@@ -167,6 +182,7 @@ def test_websocket_message_at_limit_is_echoed(server):
 
 
 # -- outgoing queues ------------------------------------------------------------
+
 
 def _overflow_records(caplog):
     return [r for r in caplog.records if r.levelno == logging.WARNING and "max_queue_size" in r.getMessage()]
@@ -232,8 +248,9 @@ def test_streaming_reader_that_stops_reading(make_server, caplog):
     the same way. (The bound is above what the kernel buffers hold, so the
     response is really stuck.)"""
     Amplify.closed = []
-    server = make_server(router_app(Amplify, "/a", {"max_queue_size": 6 * 1024 * 1024,
-                                                     "response_limit": 64 * 1024 * 1024}))
+    server = make_server(
+        router_app(Amplify, "/a", {"max_queue_size": 6 * 1024 * 1024, "response_limit": 64 * 1024 * 1024})
+    )
     # (response_limit above everything sent: the response stays attached.)
     caplog.set_level(logging.WARNING)
     s = connect(server.port, rcvbuf=4096)
@@ -254,13 +271,17 @@ def test_streaming_reader_that_stops_reading(make_server, caplog):
 
 # -- bad frames and bad handshakes (the rest of docs/security.rst table) -----
 
-@pytest.mark.parametrize("frame, code", [
-    (bytes([0x81, 0x02]) + b"hi", 1002),                      # not masked
-    (bytes([0xC1, 0x80]) + b"mask", 1002),                    # reserved bit
-    (bytes([0x09, 0x80]) + b"mask", 1002),                    # fragmented ping
-    (bytes([0x83, 0x80]) + b"mask", 1002),                    # unknown opcode
-    (bytes([0x80, 0x80]) + b"mask", 1002),                    # continuation without start
-])
+
+@pytest.mark.parametrize(
+    "frame, code",
+    [
+        (bytes([0x81, 0x02]) + b"hi", 1002),  # not masked
+        (bytes([0xC1, 0x80]) + b"mask", 1002),  # reserved bit
+        (bytes([0x09, 0x80]) + b"mask", 1002),  # fragmented ping
+        (bytes([0x83, 0x80]) + b"mask", 1002),  # unknown opcode
+        (bytes([0x80, 0x80]) + b"mask", 1002),  # continuation without start
+    ],
+)
 def test_bad_frames_close_1002(server, frame, code):
     ws = RawWS(server.port, "/a/websocket")
     try:
@@ -292,17 +313,26 @@ def test_broken_json_on_websocket_ends_connection(server):
     assert wait_for(lambda: server.call(lambda: len(router(server).sessions)) == 0)
 
 
-@pytest.mark.parametrize("headers, status, body", [
-    ("", 400, b'Can "Upgrade" only to "WebSocket".'),
-    ("Upgrade: websocket\r\n", 400, b'"Connection" must be "Upgrade".'),
-    ("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x\r\nSec-WebSocket-Version: 99\r\n",
-     426, None),
-])
+@pytest.mark.parametrize(
+    "headers, status, body",
+    [
+        ("", 400, b'Can "Upgrade" only to "WebSocket".'),
+        ("Upgrade: websocket\r\n", 400, b'"Connection" must be "Upgrade".'),
+        (
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x\r\nSec-WebSocket-Version: 99\r\n",
+            426,
+            None,
+        ),
+    ],
+)
 def test_bad_handshakes(server, headers, status, body):
     s = connect(server.port)
     try:
-        s.sendall(b"GET /a/000/h/websocket HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                  if "Connection" not in headers else b"GET /a/000/h/websocket HTTP/1.1\r\nHost: x\r\n")
+        s.sendall(
+            b"GET /a/000/h/websocket HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            if "Connection" not in headers
+            else b"GET /a/000/h/websocket HTTP/1.1\r\nHost: x\r\n"
+        )
         s.sendall(headers.encode() + b"\r\n")
         got, hdrs, rest = read_head(s)
         assert got == status

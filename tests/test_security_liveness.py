@@ -1,6 +1,7 @@
 """Liveness: a websocket ping goes out with each
 heartbeat; a peer that does not answer within ``ping_timeout`` is closed,
 ``on_close`` runs with initiator ``"timeout"``, and the stats count it."""
+
 import json
 import os
 
@@ -25,9 +26,13 @@ class Tracked(SockJSConnection):
 @pytest.fixture
 def server(make_server):
     Tracked.closed = []
-    return make_server(router_app(Tracked, "/l", {
-        "heartbeat_delay": 0.3, "ping_timeout": 0.5, "session_check_interval": 0.1,
-        "disconnect_delay": 0.5}))
+    return make_server(
+        router_app(
+            Tracked,
+            "/l",
+            {"heartbeat_delay": 0.3, "ping_timeout": 0.5, "session_check_interval": 0.1, "disconnect_delay": 0.5},
+        )
+    )
 
 
 def _stats(srv):
@@ -94,9 +99,18 @@ def test_vanished_peer_backlog_is_cut(make_server):
     """A peer that neither reads nor answers: its close cannot be
     delivered, so the connection is cut after a grace period instead of
     holding the socket for ever."""
-    srv = make_server(router_app(Tracked, "/l", {
-        "heartbeat_delay": 0.3, "ping_timeout": 0.5, "session_check_interval": 0.1,
-        "max_queue_size": 8 * 1024 * 1024}))
+    srv = make_server(
+        router_app(
+            Tracked,
+            "/l",
+            {
+                "heartbeat_delay": 0.3,
+                "ping_timeout": 0.5,
+                "session_check_interval": 0.1,
+                "max_queue_size": 8 * 1024 * 1024,
+            },
+        )
+    )
     Tracked.closed = []
     fds = _open_sockets
     before = fds()

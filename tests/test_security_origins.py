@@ -2,6 +2,7 @@
 
 ``allowed_origins`` is enforced on every endpoint that serves a session:
 a refused Origin gets 403, no CORS headers, and no session is made."""
+
 import pytest
 import requests
 from conftest import router_app
@@ -10,9 +11,13 @@ from security_helpers import RawWS
 from sockjs.tornado import SockJSConnection
 from sockjs.tornado.origins import OriginMatcher, host_port_allowed, parse_origin
 
-CORS_HEADERS = ("Access-Control-Allow-Origin", "Access-Control-Allow-Credentials",
-                "Access-Control-Allow-Methods", "Access-Control-Allow-Headers",
-                "Access-Control-Max-Age")
+CORS_HEADERS = (
+    "Access-Control-Allow-Origin",
+    "Access-Control-Allow-Credentials",
+    "Access-Control-Allow-Methods",
+    "Access-Control-Allow-Headers",
+    "Access-Control-Max-Age",
+)
 
 
 class Echo(SockJSConnection):
@@ -22,32 +27,47 @@ class Echo(SockJSConnection):
 
 # -- the matcher, pure --------------------------------------------------------
 
-@pytest.mark.parametrize("origin", [
-    "https://a.example.com", "https://a.b.example.com", "HTTPS://A.Example.COM",
-    "https://a-b.example.com", "https://a.example.com:443",
-])
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://a.example.com",
+        "https://a.b.example.com",
+        "HTTPS://A.Example.COM",
+        "https://a-b.example.com",
+        "https://a.example.com:443",
+    ],
+)
 def test_wildcard_matches_subdomains(origin):
     assert OriginMatcher(["https://*.example.com"])(origin)
 
 
-@pytest.mark.parametrize("origin", [
-    "https://example.com",                    # '*' is one or more labels
-    "https://xexample.com",
-    "https://example.com.evil.com",
-    "https://evil.com/.example.com",
-    "https://evil.com?.example.com",
-    "https://evil.com#.example.com",
-    "https://user@a.example.com",
-    "https://evil.com:@a.example.com",
-    "https://a.example.com:8443",             # port must match too
-    "http://a.example.com",                   # and the scheme
-    "https://a..example.com",
-    "https://.example.com",
-    "https://a.example.com/",
-    "https://a b.example.com",
-    "null", "", "*", "https://*.example.com", "example.com", "a.example.com",
-    "https://a.example.com\r\nX: y",
-])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://example.com",  # '*' is one or more labels
+        "https://xexample.com",
+        "https://example.com.evil.com",
+        "https://evil.com/.example.com",
+        "https://evil.com?.example.com",
+        "https://evil.com#.example.com",
+        "https://user@a.example.com",
+        "https://evil.com:@a.example.com",
+        "https://a.example.com:8443",  # port must match too
+        "http://a.example.com",  # and the scheme
+        "https://a..example.com",
+        "https://.example.com",
+        "https://a.example.com/",
+        "https://a b.example.com",
+        "null",
+        "",
+        "*",
+        "https://*.example.com",
+        "example.com",
+        "a.example.com",
+        "https://a.example.com\r\nX: y",
+    ],
+)
 def test_wildcard_refuses_lookalikes(origin):
     assert not OriginMatcher(["https://*.example.com"])(origin)
 
@@ -55,7 +75,7 @@ def test_wildcard_refuses_lookalikes(origin):
 def test_exact_and_ports():
     m = OriginMatcher(["https://app.example.com", "http://localhost:8080", "http://dev.local:*", "null"])
     assert m("https://app.example.com")
-    assert m("https://app.example.com:443")       # default port implied
+    assert m("https://app.example.com:443")  # default port implied
     assert m("https://APP.example.com")
     assert not m("http://app.example.com")
     assert not m("https://app.example.com:8443")
@@ -85,14 +105,25 @@ def test_star_and_callable():
 def test_callable_that_raises_refuses(server_errors):
     def broken(origin):
         raise RuntimeError("boom")
+
     assert not OriginMatcher(broken)("https://a.example.com")
     assert len(server_errors.records) == 1
 
 
-@pytest.mark.parametrize("entry", ["https://a.*.example.com", "https://*example.com", "*.example.com",
-                                   "https://example.*", "https://*.example.com/path", "nonsense"])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "https://a.*.example.com",
+        "https://*example.com",
+        "*.example.com",
+        "https://example.*",
+        "https://*.example.com/path",
+        "nonsense",
+    ],
+)
 def test_bad_entries_fail_at_construction(entry):
     from sockjs.tornado import SockJSRouter
+
     with pytest.raises(ValueError):
         SockJSRouter(Echo, "/echo", {"allowed_origins": [entry]})
 
@@ -127,9 +158,18 @@ REFUSED = "https://evil.example.org"
 @pytest.fixture(scope="module")
 def strict_server():
     from conftest import ServerThread
-    srv = ServerThread(router_app(Echo, "/echo", {
-        "allowed_origins": [ALLOWED, "https://*.example.net"], "disconnect_delay": 0.5,
-        "session_check_interval": 0.2}))
+
+    srv = ServerThread(
+        router_app(
+            Echo,
+            "/echo",
+            {
+                "allowed_origins": [ALLOWED, "https://*.example.net"],
+                "disconnect_delay": 0.5,
+                "session_check_interval": 0.2,
+            },
+        )
+    )
     yield srv
     srv.stop()
 
@@ -149,8 +189,11 @@ def _requests(base, tag=""):
         ("GET", s % "a7/jsonp?c=cb", {}),
         ("POST", s % "a8/xhr_send", {"data": '["x"]'}),
         ("OPTIONS", s % "a9/xhr_send", {}),
-        ("POST", s % "a10/jsonp_send", {"data": 'd=["x"]',
-                                        "headers": {"Content-Type": "application/x-www-form-urlencoded"}}),
+        (
+            "POST",
+            s % "a10/jsonp_send",
+            {"data": 'd=["x"]', "headers": {"Content-Type": "application/x-www-form-urlencoded"}},
+        ),
         ("OPTIONS", s % "a11/jsonp_send", {}),
     ]
 
@@ -163,8 +206,12 @@ def _from_page(url, origin, method="GET"):
     dest = "script" if "/jsonp?" in url else "iframe" if "/htmlfile?" in url else None
     if dest is None or method != "GET":
         return {"Origin": origin, "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors"}
-    return {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Dest": dest,
-            "Sec-Fetch-Mode": "no-cors" if dest == "script" else "navigate", "Referer": origin + "/"}
+    return {
+        "Sec-Fetch-Site": "cross-site",
+        "Sec-Fetch-Dest": dest,
+        "Sec-Fetch-Mode": "no-cors" if dest == "script" else "navigate",
+        "Referer": origin + "/",
+    }
 
 
 @pytest.mark.parametrize("index", range(13))
@@ -229,24 +276,27 @@ def test_no_origin_is_served(strict_server):
 
 
 @pytest.mark.parametrize("transport", ["jsonp?c=cb", "htmlfile?c=cb"])
-@pytest.mark.parametrize("headers,status", [
-    # Script and frame loads name their page by Referer (and Sec-Fetch-Site).
-    ({"Sec-Fetch-Site": "cross-site", "Referer": REFUSED + "/page.html"}, 403),
-    ({"Sec-Fetch-Site": "cross-site", "Referer": ALLOWED + "/page.html?x#y"}, 200),
-    ({"Sec-Fetch-Site": "same-site", "Referer": "https://b.example.net/"}, 200),
-    ({"Sec-Fetch-Site": "same-site", "Referer": "https://evil.example.net.evil.org/"}, 403),
-    # A page that hides itself (referrerpolicy="no-referrer").
-    ({"Sec-Fetch-Site": "cross-site"}, 403),
-    # An old browser (no Sec-Fetch-*) still sends the Referer.
-    ({"Referer": ALLOWED + "/"}, 200),
-    ({"Referer": REFUSED + "/"}, 403),
-    ({"Referer": "not a url"}, 403),
-    # Names no page: anonymous_requests' default refuses script/frame loads.
-    ({}, 403),
-    # The service's own pages (the iframe page), and the user's own navigation.
-    ({"Sec-Fetch-Site": "same-origin"}, 200),
-    ({"Sec-Fetch-Site": "none"}, 200),
-])
+@pytest.mark.parametrize(
+    "headers,status",
+    [
+        # Script and frame loads name their page by Referer (and Sec-Fetch-Site).
+        ({"Sec-Fetch-Site": "cross-site", "Referer": REFUSED + "/page.html"}, 403),
+        ({"Sec-Fetch-Site": "cross-site", "Referer": ALLOWED + "/page.html?x#y"}, 200),
+        ({"Sec-Fetch-Site": "same-site", "Referer": "https://b.example.net/"}, 200),
+        ({"Sec-Fetch-Site": "same-site", "Referer": "https://evil.example.net.evil.org/"}, 403),
+        # A page that hides itself (referrerpolicy="no-referrer").
+        ({"Sec-Fetch-Site": "cross-site"}, 403),
+        # An old browser (no Sec-Fetch-*) still sends the Referer.
+        ({"Referer": ALLOWED + "/"}, 200),
+        ({"Referer": REFUSED + "/"}, 403),
+        ({"Referer": "not a url"}, 403),
+        # Names no page: anonymous_requests' default refuses script/frame loads.
+        ({}, 403),
+        # The service's own pages (the iframe page), and the user's own navigation.
+        ({"Sec-Fetch-Site": "same-origin"}, 200),
+        ({"Sec-Fetch-Site": "none"}, 200),
+    ],
+)
 def test_script_and_frame_loads(strict_server, transport, headers, status):
     url = strict_server.url + "/echo/000/%s/%s" % (abs(hash((transport, str(headers)))), transport)
     before = strict_server.call(lambda: strict_server.app.sockjs_router.stats.origin_refusals)
@@ -262,8 +312,7 @@ def test_own_origin_is_served(strict_server):
     own = strict_server.url
     r = requests.post(strict_server.url + "/echo/000/own1/xhr", headers={"Origin": own}, timeout=5)
     assert r.status_code == 200 and r.text == "o\n"
-    r = requests.post(strict_server.url + "/echo/000/own1/xhr_send", data='["x"]',
-                      headers={"Origin": own}, timeout=5)
+    r = requests.post(strict_server.url + "/echo/000/own1/xhr_send", data='["x"]', headers={"Origin": own}, timeout=5)
     assert r.status_code == 204
     ws = RawWS(strict_server.port, "/echo/000/own2/websocket", origin=own)
     try:
@@ -276,11 +325,11 @@ def test_own_origin_is_served(strict_server):
     assert r.status_code == 403
 
 
-@pytest.mark.parametrize("setting,embedded,plain", [
-    ("allow", 200, 200), ("refuse_embedded", 403, 200), ("refuse", 403, 403)])
+@pytest.mark.parametrize(
+    "setting,embedded,plain", [("allow", 200, 200), ("refuse_embedded", 403, 200), ("refuse", 403, 403)]
+)
 def test_anonymous_requests_setting(make_server, setting, embedded, plain):
-    srv = make_server(router_app(Echo, "/echo", {"allowed_origins": [ALLOWED],
-                                                  "anonymous_requests": setting}))
+    srv = make_server(router_app(Echo, "/echo", {"allowed_origins": [ALLOWED], "anonymous_requests": setting}))
     r = requests.get(srv.url + "/echo/000/an1/jsonp?c=cb", timeout=5)
     assert r.status_code == embedded
     r = requests.get(srv.url + "/echo/iframe.html", timeout=5)
@@ -296,39 +345,57 @@ def test_anonymous_requests_setting(make_server, setting, embedded, plain):
 
 def test_anonymous_requests_bad_value():
     from sockjs.tornado import SockJSRouter
+
     with pytest.raises(ValueError):
         SockJSRouter(Echo, "/echo", {"anonymous_requests": "sometimes"})
 
 
-@pytest.mark.parametrize("setting,expected", [
-    ("*", None),
-    (lambda o: True, None),
-    (["https://App.example.com:443", "http://localhost:*", "https://*.example.net:8443", "null"],
-     "frame-ancestors 'self' https://app.example.com http://localhost:* https://*.example.net:8443"),
-])
+@pytest.mark.parametrize(
+    "setting,expected",
+    [
+        ("*", None),
+        (lambda o: True, None),
+        (
+            ["https://App.example.com:443", "http://localhost:*", "https://*.example.net:8443", "null"],
+            "frame-ancestors 'self' https://app.example.com http://localhost:* https://*.example.net:8443",
+        ),
+    ],
+)
 def test_iframe_frame_ancestors(make_server, setting, expected):
     srv = make_server(router_app(Echo, "/echo", {"allowed_origins": setting}))
     r = requests.get(srv.url + "/echo/iframe.html", headers={"Sec-Fetch-Site": "none"}, timeout=5)
     assert r.status_code == 200
     assert r.headers.get("Content-Security-Policy") == expected
     # A 304 keeps the policy too.
-    r = requests.get(srv.url + "/echo/iframe.html", timeout=5,
-                     headers={"Sec-Fetch-Site": "none", "If-None-Match": r.headers["ETag"]})
+    r = requests.get(
+        srv.url + "/echo/iframe.html", timeout=5, headers={"Sec-Fetch-Site": "none", "If-None-Match": r.headers["ETag"]}
+    )
     assert r.status_code == 304
     assert r.headers.get("Content-Security-Policy") == expected
 
 
-@pytest.mark.parametrize("referer,expected", [
-    ("https://a.example/x/y?z", "https://a.example"), ("http://h:8080", "http://h:8080"),
-    ("http://h:8080#frag", "http://h:8080"), ("http://user@h/", None), ("/relative", None),
-    ("", None), ("http:///x", None), ("http://h\\evil/", None)])
+@pytest.mark.parametrize(
+    "referer,expected",
+    [
+        ("https://a.example/x/y?z", "https://a.example"),
+        ("http://h:8080", "http://h:8080"),
+        ("http://h:8080#frag", "http://h:8080"),
+        ("http://user@h/", None),
+        ("/relative", None),
+        ("", None),
+        ("http:///x", None),
+        ("http://h\\evil/", None),
+    ],
+)
 def test_referer_origin(referer, expected):
     from sockjs.tornado.origins import referer_origin
+
     assert referer_origin(referer) == expected
 
 
 def test_same_origin():
     from sockjs.tornado.origins import same_origin
+
     assert same_origin("http://h:8080", "h:8080")
     assert same_origin("https://H", "h")
     assert same_origin("https://h", "h:443")
@@ -339,6 +406,7 @@ def test_same_origin():
 
 
 # -- CORS answers of the default (permissive) setting --------------------------
+
 
 def test_cors_echo_and_null(test_server):
     r = requests.post(test_server.url + "/echo/000/cors1/xhr", headers={"Origin": "https://x.test"}, timeout=5)
@@ -355,9 +423,11 @@ def test_cors_echo_and_null(test_server):
 
 
 def test_cors_preflight(test_server):
-    r = requests.options(test_server.url + "/echo/000/cors2/xhr_send",
-                         headers={"Origin": "https://x.test", "Access-Control-Request-Headers": "a, b"},
-                         timeout=5)
+    r = requests.options(
+        test_server.url + "/echo/000/cors2/xhr_send",
+        headers={"Origin": "https://x.test", "Access-Control-Request-Headers": "a, b"},
+        timeout=5,
+    )
     assert r.status_code == 204
     assert r.headers["Access-Control-Allow-Origin"] == "https://x.test"
     assert r.headers["Access-Control-Allow-Credentials"] == "true"
@@ -371,10 +441,16 @@ def test_cors_preflight(test_server):
 
 def test_websocket_allow_origin_setting(make_server):
     srv = make_server(router_app(Echo, "/echo", {"websocket_allow_origin": ["good.test:8080"]}))
-    for origin, status in [("http://good.test:8080", 101), ("https://good.test:8080", 101),
-                           ("http://good.test", 403), ("http://notgood.test:8080", 403),
-                           ("http://good.test:8080.evil", 403), ("http://good.test:80800", 403),
-                           ("http://evil/good.test:8080", 403), ("http://[::1", 403)]:
+    for origin, status in [
+        ("http://good.test:8080", 101),
+        ("https://good.test:8080", 101),
+        ("http://good.test", 403),
+        ("http://notgood.test:8080", 403),
+        ("http://good.test:8080.evil", 403),
+        ("http://good.test:80800", 403),
+        ("http://evil/good.test:8080", 403),
+        ("http://[::1", 403),
+    ]:
         ws = RawWS(srv.port, "/echo/000/x/websocket", origin=origin)
         try:
             assert ws.status == status, origin

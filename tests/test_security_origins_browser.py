@@ -21,6 +21,7 @@ allowed page gets no iframe transport through it (the browser enforces
 iframe.html's ``frame-ancestors``). The Node client claiming a foreign
 origin is refused too.
 """
+
 import json
 import shutil
 import subprocess
@@ -38,8 +39,17 @@ from tornado import web
 from sockjs.tornado import SockJSConnection, SockJSRouter
 from sockjs.tornado.metrics import render
 
-TRANSPORTS = ["websocket", "xhr-streaming", "xhr-polling", "eventsource", "iframe-eventsource",
-              "iframe-htmlfile", "iframe-xhr-polling", "jsonp-polling", "htmlfile"]
+TRANSPORTS = [
+    "websocket",
+    "xhr-streaming",
+    "xhr-polling",
+    "eventsource",
+    "iframe-eventsource",
+    "iframe-htmlfile",
+    "iframe-xhr-polling",
+    "jsonp-polling",
+    "htmlfile",
+]
 # The client offers htmlfile only on the server's own origin.
 CROSS_TRANSPORTS = [t for t in TRANSPORTS if t != "htmlfile"]
 
@@ -75,9 +85,13 @@ class Servers:
         self.foreign_pages = ServerThread(pages)
         self.allowed_origin = self.allowed_pages.url
         self.foreign_origin = "http://localhost:%d" % self.foreign_pages.port
-        settings = {"sockjs_url": "/static/sockjs.min.js", "jsessionid": False,
-                    "allowed_origins": [self.allowed_origin], "disconnect_delay": 1,
-                    "session_check_interval": 0.2}
+        settings = {
+            "sockjs_url": "/static/sockjs.min.js",
+            "jsessionid": False,
+            "allowed_origins": [self.allowed_origin],
+            "disconnect_delay": 1,
+            "session_check_interval": 0.2,
+        }
 
         def app() -> web.Application:
             self.routers = [SockJSRouter(Echo, "/echo", settings), SockJSRouter(Close, "/close", settings)]
@@ -85,6 +99,7 @@ class Servers:
             for r in self.routers:
                 r.apply_routes(urls)
             return web.Application(urls + client_routes() + page_routes())
+
         self.sockjs = ServerThread(app)
 
     def refusals(self) -> int:
@@ -110,8 +125,7 @@ def browser() -> Iterator[Browser]:
 
 def _transport_page(origin: str, server: str, transport: str, **extra: str) -> Tuple[str, Dict[str, Any]]:
     query = dict(transport=transport, server=server, **extra)
-    return ("%s/pages/transport.html?%s" % (origin, urlencode(query)),
-            {"timeout": 40, "progress": "window.__progress"})
+    return ("%s/pages/transport.html?%s" % (origin, urlencode(query)), {"timeout": 40, "progress": "window.__progress"})
 
 
 def _describe(results: Dict[str, PageResult]) -> str:
@@ -128,11 +142,11 @@ def foreign(servers: Servers, browser: Browser) -> Dict[str, Any]:
     short = {"connect_timeout": "3000", "timeout": "10000"}
     for t in TRANSPORTS:
         specs["client " + t] = _transport_page(servers.foreign_origin, servers.sockjs.url, t, **short)
-        specs["no-info " + t] = _transport_page(servers.foreign_origin, servers.sockjs.url, t, skip_info="1",
-                                                **short)
-    specs["probe"] = ("%s/pages/origin_probe.html?%s" % (servers.foreign_origin,
-                                                         urlencode({"server": servers.sockjs.url})),
-                      {"timeout": 30})
+        specs["no-info " + t] = _transport_page(servers.foreign_origin, servers.sockjs.url, t, skip_info="1", **short)
+    specs["probe"] = (
+        "%s/pages/origin_probe.html?%s" % (servers.foreign_origin, urlencode({"server": servers.sockjs.url})),
+        {"timeout": 30},
+    )
     results = dict(zip(specs, browser.run_many(list(specs.values()))))
     return {"results": results, "opened": _opened(), "refused": servers.refusals() - before}
 
@@ -178,8 +192,9 @@ def allowed(servers: Servers, browser: Browser, foreign: Dict[str, Any]) -> Dict
     return dict(zip(specs, browser.run_many(list(specs.values()))))
 
 
-@pytest.mark.parametrize("place,transport", [("own", t) for t in TRANSPORTS]
-                         + [("allowed", t) for t in CROSS_TRANSPORTS])
+@pytest.mark.parametrize(
+    "place,transport", [("own", t) for t in TRANSPORTS] + [("allowed", t) for t in CROSS_TRANSPORTS]
+)
 def test_allowed_page_echoes(allowed: Dict[str, PageResult], place: str, transport: str) -> None:
     res = allowed["%s %s" % (place, transport)]
     assert res.ok, res.describe()
@@ -191,18 +206,19 @@ def test_allowed_page_echoes(allowed: Dict[str, PageResult], place: str, transpo
     assert close["opened"] and close["close"]["code"] == 3000, res.describe()
 
 
-def test_probe_from_allowed_page_opens_sessions(servers: Servers, browser: Browser,
-                                                foreign: Dict[str, Any]) -> None:
+def test_probe_from_allowed_page_opens_sessions(servers: Servers, browser: Browser, foreign: Dict[str, Any]) -> None:
     # The probe can fail: from the allowed page its requests do open
     # sessions, all but the two that hide the page (no Referer).
     before = len(_opened())
     refused = servers.refusals()
-    res = browser.run("%s/pages/origin_probe.html?%s" % (servers.allowed_origin,
-                                                         urlencode({"server": servers.sockjs.url})))
+    res = browser.run(
+        "%s/pages/origin_probe.html?%s" % (servers.allowed_origin, urlencode({"server": servers.sockjs.url}))
+    )
     assert res.ok, res.describe()
     kinds = sorted(t for _, t in _opened()[before:])
-    assert kinds == sorted(["websocket", "rawwebsocket", "xhr_streaming", "xhr", "eventsource",
-                            "eventsource", "jsonp", "htmlfile"]), (kinds, res.describe())
+    assert kinds == sorted(
+        ["websocket", "rawwebsocket", "xhr_streaming", "xhr", "eventsource", "eventsource", "jsonp", "htmlfile"]
+    ), (kinds, res.describe())
     assert servers.refusals() - refused >= 2, res.describe()
 
 
@@ -216,10 +232,15 @@ def framed(servers: Servers, browser: Browser, allowed: Dict[str, PageResult]) -
     refused = servers.refusals()
     pages = []
     for t in IFRAME_TRANSPORTS:
-        inner, _ = _transport_page(servers.allowed_origin, servers.sockjs.url, t,
-                                   connect_timeout="3000", timeout="6000")
-        pages.append(("%s/pages/frame.html?%s" % (servers.foreign_origin, urlencode({"src": inner, "wait": 7000})),
-                      {"timeout": 30}))
+        inner, _ = _transport_page(
+            servers.allowed_origin, servers.sockjs.url, t, connect_timeout="3000", timeout="6000"
+        )
+        pages.append(
+            (
+                "%s/pages/frame.html?%s" % (servers.foreign_origin, urlencode({"src": inner, "wait": 7000})),
+                {"timeout": 30},
+            )
+        )
     results = dict(zip(IFRAME_TRANSPORTS, browser.run_many(pages)))
     return {"results": results, "opened": _opened()[before:], "refused": servers.refusals() - refused}
 
@@ -258,9 +279,21 @@ def test_node_client_claiming_foreign_origin_is_refused(servers: Servers) -> Non
     transports = ["websocket", "xhr-streaming", "xhr-polling", "eventsource"]
     proc = subprocess.run(
         [node, "tests/node/sockjs_client.js"],
-        input=json.dumps({"server": servers.sockjs.url, "transports": transports, "messages": ["x"],
-                          "step_timeout_ms": 10000, "origin": servers.foreign_origin}),
-        capture_output=True, text=True, encoding="utf-8", timeout=90, cwd=ROOT)
+        input=json.dumps(
+            {
+                "server": servers.sockjs.url,
+                "transports": transports,
+                "messages": ["x"],
+                "step_timeout_ms": 10000,
+                "origin": servers.foreign_origin,
+            }
+        ),
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=90,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     for t in transports:

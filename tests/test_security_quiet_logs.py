@@ -1,6 +1,7 @@
 """Quiet logs: a client that disconnects at any moment,
 politely (FIN) or not (RST), is never logged above DEBUG by sockjs.tornado
 or Tornado."""
+
 import logging
 import socket
 import struct
@@ -44,8 +45,10 @@ def warnings_seen():
 @pytest.fixture(scope="module")
 def server():
     from conftest import ServerThread
-    srv = ServerThread(router_app(Amplify, "/q", {"disconnect_delay": 0.3, "session_check_interval": 0.1,
-                                                  "heartbeat_delay": 0.2}))
+
+    srv = ServerThread(
+        router_app(Amplify, "/q", {"disconnect_delay": 0.3, "session_check_interval": 0.1, "heartbeat_delay": 0.2})
+    )
     yield srv
     srv.stop()
 
@@ -65,6 +68,7 @@ HEAD = "%s %s HTTP/1.1\r\nHost: x\r\n"
 
 def _scenarios(port):
     """Each returns a socket at the moment of the disconnect."""
+
     def head_only_partial():
         s = connect(port)
         s.sendall(b"POST /q/000/s1/xhr HTTP/1.1\r\nHost: x\r\nCont")
@@ -75,15 +79,17 @@ def _scenarios(port):
             s = connect(port)
             s.sendall((HEAD % ("POST", "/q/000/mb/xhr")).encode() + b"Content-Length: 0\r\n\r\n")
             s.recv(4096)
-            s.sendall((HEAD % ("POST", path)).encode() + b"Content-Length: 100\r\n\r\n[\"abc")
+            s.sendall((HEAD % ("POST", path)).encode() + b'Content-Length: 100\r\n\r\n["abc')
             time.sleep(0.05)
             return s
+
         return go
 
     def mid_chunked_body():
         s = connect(port)
-        s.sendall((HEAD % ("POST", "/q/000/mb/xhr_send")).encode()
-                  + b"Transfer-Encoding: chunked\r\n\r\n5\r\n[\"a\"]\r\n1")
+        s.sendall(
+            (HEAD % ("POST", "/q/000/mb/xhr_send")).encode() + b'Transfer-Encoding: chunked\r\n\r\n5\r\n["a"]\r\n1'
+        )
         time.sleep(0.05)
         return s
 
@@ -95,6 +101,7 @@ def _scenarios(port):
             s.sendall((HEAD % (method, path)).encode() + b"Content-Length: 0\r\n\r\n")
             time.sleep(0.1)  # a pending poll / stream
             return s
+
         return go
 
     def mid_stream_flood(path, method="POST"):
@@ -106,31 +113,41 @@ def _scenarios(port):
             c = connect(port)
             body = b'["20000"]'
             for _ in range(5):
-                c.sendall((HEAD % ("POST", "/q/000/%s/xhr_send" % sid)).encode()
-                          + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+                c.sendall(
+                    (HEAD % ("POST", "/q/000/%s/xhr_send" % sid)).encode()
+                    + b"Content-Length: %d\r\n\r\n" % len(body)
+                    + body
+                )
                 c.recv(4096)
             c.close()
             return s
+
         return go
 
     def ws_mid_handshake():
         s = connect(port)
-        s.sendall(b"GET /q/000/wh/websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                  b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n")
+        s.sendall(
+            b"GET /q/000/wh/websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        )
         return s
 
     def ws_before_101_read():
         s = connect(port)
-        s.sendall(b"GET /q/websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                  b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                  b"Sec-WebSocket-Version: 13\r\n\r\n")
+        s.sendall(
+            b"GET /q/websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+        )
         return s
 
     def hixie_before_key():
         s = connect(port)
-        s.sendall(b"GET /q/000/hx/websocket HTTP/1.1\r\nHost: x\r\nUpgrade: WebSocket\r\n"
-                  b"Connection: Upgrade\r\nOrigin: http://x\r\nSec-WebSocket-Key1: 4 @1  46546xW%0l 1 5\r\n"
-                  b"Sec-WebSocket-Key2: 12998 5 Y3 1  .P00\r\n\r\n")
+        s.sendall(
+            b"GET /q/000/hx/websocket HTTP/1.1\r\nHost: x\r\nUpgrade: WebSocket\r\n"
+            b"Connection: Upgrade\r\nOrigin: http://x\r\nSec-WebSocket-Key1: 4 @1  46546xW%0l 1 5\r\n"
+            b"Sec-WebSocket-Key2: 12998 5 Y3 1  .P00\r\n\r\n"
+        )
         time.sleep(0.05)
         return s
 
@@ -140,6 +157,7 @@ def _scenarios(port):
             ws.sock.sendall(client_frame(wsframes.OP_TEXT, b'["' + b"a" * 1000 + b'"]')[:300])
             time.sleep(0.05)
             return ws.sock
+
         return go
 
     def ws_mid_flood(path, msg):
@@ -149,6 +167,7 @@ def _scenarios(port):
                 ws.send_text(msg)
             time.sleep(0.05)
             return ws.sock
+
         return go
 
     def ws_after_close_frame():

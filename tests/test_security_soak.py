@@ -2,6 +2,7 @@
 a third of them clients that vanish mid-request, against a live server;
 every session is gone afterwards. The full run (100,000 sessions against
 a server subprocess, with RSS) is ``python bench/soak.py``."""
+
 import asyncio
 import os
 import sys

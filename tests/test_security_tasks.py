@@ -3,6 +3,7 @@ collect it while it is pending, its failure is logged once with its
 traceback, and shutdown waits for it (then cancels it) within its
 deadline. (conftest.py fails any test in which asyncio reports a lost
 task.)"""
+
 import asyncio
 import gc
 import logging
@@ -84,6 +85,7 @@ def test_failed_task_logged_once_with_traceback(server_errors):
 
         async def boom():
             raise RuntimeError("boom")
+
         task = group.spawn(boom(), "the boom task")
         await asyncio.wait([task])
         await asyncio.sleep(0)
@@ -108,6 +110,7 @@ def test_failure_handled_by_the_starter_is_not_logged_again(server_errors):
 
         async def boom():
             raise RuntimeError("handled elsewhere")
+
         task = group.spawn(boom(), "quiet", log_failure=False)
         task.add_done_callback(lambda t: seen.append(t.exception()))
         await asyncio.wait([task])
@@ -137,6 +140,7 @@ def test_library_starts_tasks_only_through_its_groups():
     (kept until done, failure logged): no bare ensure_future/create_task."""
     import os
     import re
+
     root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sockjs")
     bare = re.compile(r"\b(ensure_future|create_task|Task)\(")
     found = []

@@ -6,6 +6,7 @@ The switch interval is cut to a microsecond so threads interleave inside
 the hand-off as often as they can; the hand-off does not rely on the GIL
 (a lock guards the queue and its "scheduled" flag together), which is
 what keeps it correct on free-threaded Python."""
+
 import asyncio
 import sys
 import threading
@@ -28,6 +29,7 @@ class Loop:
     def call(self, fn: Any) -> Any:
         async def run() -> Any:
             return fn()
+
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(10)
 
     def close(self) -> None:
@@ -116,8 +118,10 @@ def test_failing_call_is_logged_and_the_rest_run(server_errors):
     ran: List[int] = []
     calls = ThreadsafeCalls(lp.loop, lambda: None, lambda: None)
     try:
+
         def boom() -> None:
             raise RuntimeError("boom")
+
         calls.call(boom)
         calls.call(ran.append, 1)
         lp.call(lambda: None)

@@ -1,5 +1,6 @@
 """The websocket bounds hold under TLS too: a TLS
 connection keeps Tornado's stream, so its flow control is our own."""
+
 import json
 import logging
 import os
@@ -28,10 +29,14 @@ class Amplify(SockJSConnection):
 @pytest.fixture
 def tls_server(make_server):
     Amplify.closed = []
-    return make_server(router_app(Amplify, "/t", {"max_queue_size": 256 * 1024, "heartbeat_delay": 0.3,
-                                                  "ping_timeout": 0.5, "session_check_interval": 0.1}),
-                       ssl_options={"certfile": os.path.join(CERTS, "test.crt"),
-                                    "keyfile": os.path.join(CERTS, "test.key")})
+    return make_server(
+        router_app(
+            Amplify,
+            "/t",
+            {"max_queue_size": 256 * 1024, "heartbeat_delay": 0.3, "ping_timeout": 0.5, "session_check_interval": 0.1},
+        ),
+        ssl_options={"certfile": os.path.join(CERTS, "test.crt"), "keyfile": os.path.join(CERTS, "test.key")},
+    )
 
 
 def test_tls_echo_and_ping(tls_server):

@@ -1,6 +1,7 @@
 """``verify_ip``: the polling requests of one session
 must come from the address that opened it; behind a proxy
 (``xheaders=True``) that address is the proxy's client."""
+
 import pytest
 import requests
 from conftest import router_app

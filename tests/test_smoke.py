@@ -1,4 +1,5 @@
 """A first end-to-end check of the conformance server."""
+
 import requests
 import websocket
 

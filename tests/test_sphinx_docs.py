@@ -1,6 +1,7 @@
 """The documentation site builds as CI builds it (``sphinx-build -W``,
 every cross-reference resolved), and its API pages cover every public name:
 each name in the ``__all__`` of every module of the package."""
+
 import importlib
 import os
 import pkgutil
@@ -21,9 +22,24 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def built(tmp_path_factory: Any) -> Dict[str, Any]:
     out = tmp_path_factory.mktemp("html")
     proc = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-n", "-E", "-q",
-         "-b", "html", os.path.join(ROOT, "docs"), str(out)],
-        capture_output=True, text=True, timeout=240)
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-W",
+            "--keep-going",
+            "-n",
+            "-E",
+            "-q",
+            "-b",
+            "html",
+            os.path.join(ROOT, "docs"),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     return {"out": out, "proc": proc}
 
 
@@ -76,7 +92,8 @@ def test_api_pages_cover_every_public_name(built: Dict[str, Any]) -> None:
             if name == "__version__":
                 continue
             if "%s.%s" % (mod.__name__, name) not in documented and not _documented_elsewhere(
-                    getattr(mod, name), name, documented):
+                getattr(mod, name), name, documented
+            ):
                 missing.append("%s.%s" % (mod.__name__, name))
     assert not missing, "public names missing from docs/api/: %s" % missing
 
@@ -97,8 +114,8 @@ def test_performance_page_shows_the_latest_benchmark_table(built: Dict[str, Any]
     assert "sockjs-tornado (this)" in headers and len(rows) >= 10
     with open(os.path.join(built["out"], "performance.html")) as f:
         html = f.read()
-    table = html[html.index('class="bench-table'):]
-    table = table[:table.index("</table>")]
+    table = html[html.index('class="bench-table') :]
+    table = table[: table.index("</table>")]
     assert table.count("<tr") == len(rows) + 1
     for cells in rows:
         assert ">%s<" % cells[headers.index("sockjs-tornado (this)")] in table

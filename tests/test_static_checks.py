@@ -1,6 +1,7 @@
 """Types and lint: ``mypy --strict sockjs/``, ``ruff check sockjs/`` and
 ``ruff check .`` must report nothing (configuration: setup.cfg and
 ruff.toml; versions pinned in constraints.txt)."""
+
 import os
 import subprocess
 import sys
@@ -22,6 +23,12 @@ def test_mypy_strict_reports_nothing() -> None:
 def test_ruff_reports_nothing() -> None:
     r = run(["ruff", "check", "--no-cache", "sockjs/"])
     assert r.returncode == 0, "ruff found problems:\n" + r.stdout + r.stderr
+
+
+def test_ruff_format_has_nothing_to_change() -> None:
+    # ruff.toml says which directories the formatter covers.
+    r = run(["ruff", "format", "--check", "--no-cache", "."])
+    assert r.returncode == 0, "ruff format would change these files (run `ruff format .`):\n" + r.stdout + r.stderr
 
 
 def test_ruff_reports_nothing_on_the_whole_tree() -> None:

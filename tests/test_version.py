@@ -1,5 +1,6 @@
 """Version metadata: one place (sockjs/tornado/version.py), read by
 pyproject.toml, exported as sockjs.tornado.__version__, named by CHANGELOG.rst."""
+
 import os
 import re
 

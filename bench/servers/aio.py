@@ -1,5 +1,6 @@
 """Bench server: aiohttp ``sockjs`` 0.13 (PyPI, bench venv), same services
 as ours.py."""
+
 import sys
 
 from aiohttp import web
@@ -30,8 +31,7 @@ def main():
     sockjs.add_endpoint(app, echo, name="echo", prefix="/echo")
     sockjs.add_endpoint(app, bcast, name="bcast", prefix="/bcast")
     app.on_startup.append(on_startup)
-    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, backlog=4096,
-                access_log=None)
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, backlog=4096, access_log=None)
 
 
 if __name__ == "__main__":

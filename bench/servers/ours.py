@@ -1,15 +1,17 @@
 """Bench server: this package (sockjs-tornado 2.x), services /echo and /bcast.
 
-    python ours.py PORT [uvloop]     # "uvloop": run on uvloop, not asyncio's loop
+python ours.py PORT [uvloop]     # "uvloop": run on uvloop, not asyncio's loop
 """
+
 import asyncio
 import json
 import os
 import sys
 
 # BENCH_OURS_ROOT: another copy of the package (run.py --base).
-sys.path.insert(0, os.environ.get("BENCH_OURS_ROOT")
-                or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+sys.path.insert(
+    0, os.environ.get("BENCH_OURS_ROOT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+)
 
 from tornado import web
 
@@ -45,6 +47,7 @@ async def main() -> None:
     web.Application(urls).listen(int(sys.argv[1]), "127.0.0.1", backlog=4096)
     if os.environ.get("BENCH_GC_FREEZE"):
         import gc
+
         gc.freeze()
     print("LISTENING", flush=True)
     await asyncio.Event().wait()
@@ -53,6 +56,7 @@ async def main() -> None:
 if __name__ == "__main__":
     if sys.argv[2:] == ["uvloop"]:
         import uvloop
+
         uvloop.run(main())
     else:
         asyncio.run(main())

@@ -1,6 +1,7 @@
 """Bench server: picows (a Cython websocket library for asyncio), a plain
 websocket echo on every path: the ceiling for a websocket frame path in
 Python, compared with our raw ``/echo/websocket`` (run.py ``raw_ws_echo``)."""
+
 import asyncio
 import sys
 
@@ -19,6 +20,7 @@ class Echo(WSListener):
 async def main() -> None:
     def factory(request: WSUpgradeRequest) -> Echo:
         return Echo()
+
     server = await ws_create_server(factory, "127.0.0.1", int(sys.argv[1]), backlog=4096)
     print("LISTENING", flush=True)
     async with server:

@@ -1,5 +1,6 @@
 """Bench server: plain Tornado, the ceiling of the stack sockjs-tornado
 stands on: /websocket (echo), /bcast (websocket broadcast), /hello (HTTP)."""
+
 import asyncio
 import sys
 

@@ -1,5 +1,6 @@
 """Bench server: sockjs-tornado 1.0.7 from PyPI (bench venv), same services
 as ours.py, on the same Tornado."""
+
 import asyncio
 import sys
 

@@ -26,13 +26,14 @@ def read_table(path: str) -> Tuple[str, List[str], List[List[str]]]:
         lines = f.read().splitlines()
     start = lines.index(SECTION)
     body: List[str] = []
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if line.startswith("## "):
             break
         body.append(line)
     table = [ln for ln in body if ln.startswith("|")]
-    caption = " ".join(ln.strip() for ln in body if ln.strip() and not ln.startswith("|")
-                       and body.index(ln) < body.index(table[0])).replace("`", "")
+    caption = " ".join(
+        ln.strip() for ln in body if ln.strip() and not ln.startswith("|") and body.index(ln) < body.index(table[0])
+    ).replace("`", "")
     headers = _cells(table[0])
     rows = [_cells(ln) for ln in table[2:]]
     return caption, headers, rows

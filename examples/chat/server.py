@@ -24,6 +24,7 @@ Messages are JSON text:
 
 ``members`` comes from presence: every process's subscribers of the room.
 """
+
 import argparse
 import json
 import os
@@ -100,8 +101,9 @@ class ChatConnection(SockJSConnection):
         self.unsubscribe(room)
         self.data = None
         members = sorted(n for cid, n in (await self.members(room)).items() if cid != self.client_id)
-        self.router.publish(room, json.dumps({"op": "presence", "room": room, "event": "leave",
-                                              "nick": self.nick, "members": members}))
+        self.router.publish(
+            room, json.dumps({"op": "presence", "room": room, "event": "leave", "nick": self.nick, "members": members})
+        )
 
     @property
     def router(self) -> SockJSRouter:
@@ -120,12 +122,14 @@ class ChatConnection(SockJSConnection):
 
 def make_app(redis: Optional[str] = None) -> web.Application:
     settings: Dict[str, Any] = dict(example_common.SOCKJS_SETTINGS)
-    settings.update({
-        "recovery": True,        # keep a vanished client's connection for a while
-        "history_size": 200,     # the last 200 messages of each room
-        "presence": True,        # who is in which room, in every process
-        "broker": redis,         # None: one process
-    })
+    settings.update(
+        {
+            "recovery": True,  # keep a vanished client's connection for a while
+            "history_size": 200,  # the last 200 messages of each room
+            "presence": True,  # who is in which room, in every process
+            "broker": redis,  # None: one process
+        }
+    )
     router = SockJSRouter(ChatConnection, "/chat", settings)
     app = web.Application(router.urls + example_common.page_routes(HERE))
     app.sockjs_router = router  # type: ignore[attr-defined]

@@ -5,6 +5,7 @@ Used by ``run.py`` (one command for a person), by the tests
 (``tests/test_cluster.py``) and by ``bench/cluster_fanout.py``. Every
 process started here is stopped by :meth:`Cluster.stop`.
 """
+
 import json
 import os
 import re
@@ -90,22 +91,33 @@ def check_port_free(port: int, what: str) -> None:
         try:
             s.bind(("127.0.0.1", port))
         except OSError as e:
-            raise RuntimeError("%s cannot listen on 127.0.0.1:%d: %s (choose another port)"
-                               % (what, port, e.strerror)) from None
+            raise RuntimeError(
+                "%s cannot listen on 127.0.0.1:%d: %s (choose another port)" % (what, port, e.strerror)
+            ) from None
 
 
-def haproxy_config(port: int, node_ports: List[int], prefix: str = "/chat",
-                   heartbeat: float = 25, check_ms: int = 1000, log: str = "") -> str:
+def haproxy_config(
+    port: int, node_ports: List[int], prefix: str = "/chat", heartbeat: float = 25, check_ms: int = 1000, log: str = ""
+) -> str:
     """The haproxy configuration for nodes on ``node_ports``."""
     depth = len([p for p in prefix.split("/") if p]) + 2
     servers = "\n".join("    server node%d 127.0.0.1:%d" % (i + 1, p) for i, p in enumerate(node_ports))
     import resource
+
     # haproxy needs two descriptors per connection and refuses to start when
     # it cannot raise its limit that far.
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     maxconn = 10000 if hard == resource.RLIM_INFINITY else max(256, min(10000, (hard - 200) // 2))
-    return HAPROXY_TEMPLATE.format(maxconn=maxconn, port=port, depth=depth, prefix=prefix, servers=servers,
-                                   idle=max(60, int(heartbeat * 3)), check_ms=check_ms, log=log)
+    return HAPROXY_TEMPLATE.format(
+        maxconn=maxconn,
+        port=port,
+        depth=depth,
+        prefix=prefix,
+        servers=servers,
+        idle=max(60, int(heartbeat * 3)),
+        check_ms=check_ms,
+        log=log,
+    )
 
 
 def nginx_config(port: int, node_ports: List[int], workdir: str) -> str:
@@ -119,8 +131,10 @@ def nginx_config(port: int, node_ports: List[int], workdir: str) -> str:
     assert n == 1, "nginx.conf: expected one block of server lines"
     site, n = re.subn(r"listen 127\.0\.0\.1:\d+;", "listen 127.0.0.1:%d;" % port, site)
     assert n == 1, "nginx.conf: expected one listen line"
-    temp = "\n".join("    %s_temp_path %s;" % (kind, os.path.join(workdir, kind))
-                     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    temp = "\n".join(
+        "    %s_temp_path %s;" % (kind, os.path.join(workdir, kind))
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     return (
         "daemon off;\nmaster_process on;\nworker_processes 1;\npid %s;\n"
         "error_log %s warn;\nevents { worker_connections 1024; }\n"
@@ -150,10 +164,19 @@ class Cluster:
     processes get the same one.
     """
 
-    def __init__(self, nodes: int = 2, port: Optional[int] = None, redis_port: Optional[int] = None,
-                 node_ports: Optional[List[int]] = None, node_args: Optional[List[str]] = None,
-                 heartbeat: float = 25, check_ms: int = 1000, workdir: Optional[str] = None,
-                 quiet: bool = True, balancer: str = "haproxy") -> None:
+    def __init__(
+        self,
+        nodes: int = 2,
+        port: Optional[int] = None,
+        redis_port: Optional[int] = None,
+        node_ports: Optional[List[int]] = None,
+        node_args: Optional[List[str]] = None,
+        heartbeat: float = 25,
+        check_ms: int = 1000,
+        workdir: Optional[str] = None,
+        quiet: bool = True,
+        balancer: str = "haproxy",
+    ) -> None:
         if balancer not in ("haproxy", "nginx"):
             raise ValueError("balancer must be 'haproxy' or 'nginx', not %r" % balancer)
         self.balancer = balancer
@@ -195,10 +218,24 @@ class Cluster:
 
     def start_redis(self) -> None:
         self.redis = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.redis_port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", self.workdir,
-             "--loglevel", "warning"],
-            stdout=self._out("redis"), stderr=subprocess.STDOUT)
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.workdir,
+                "--loglevel",
+                "warning",
+            ],
+            stdout=self._out("redis"),
+            stderr=subprocess.STDOUT,
+        )
         _wait_port(self.redis_port, self.redis, "redis-server")
 
     def stop_redis(self) -> None:
@@ -206,9 +243,18 @@ class Cluster:
         self.redis = None
 
     def start_node(self, i: int) -> None:
-        cmd = [sys.executable, os.path.join(HERE, "server.py"), "--port", str(self.node_ports[i]),
-               "--name", "node%d" % (i + 1), "--redis", self.redis_url,
-               "--heartbeat", str(self.heartbeat)] + self.node_args
+        cmd = [
+            sys.executable,
+            os.path.join(HERE, "server.py"),
+            "--port",
+            str(self.node_ports[i]),
+            "--name",
+            "node%d" % (i + 1),
+            "--redis",
+            self.redis_url,
+            "--heartbeat",
+            str(self.heartbeat),
+        ] + self.node_args
         env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
         proc = subprocess.Popen(cmd, stdout=self._out("node%d" % (i + 1)), stderr=subprocess.STDOUT, env=env)
         self.nodes[i] = proc
@@ -236,8 +282,7 @@ class Cluster:
         else:
             cfg = os.path.join(self.workdir, "haproxy.cfg")
             with open(cfg, "w") as f:
-                f.write(haproxy_config(self.port, self.node_ports, heartbeat=self.heartbeat,
-                                       check_ms=self.check_ms))
+                f.write(haproxy_config(self.port, self.node_ports, heartbeat=self.heartbeat, check_ms=self.check_ms))
             cmd = [HAPROXY, "-db", "-f", cfg]
         self.haproxy = subprocess.Popen(cmd, stdout=self._out(self.balancer), stderr=subprocess.STDOUT)
         _wait_port(self.port, self.haproxy, self.balancer)

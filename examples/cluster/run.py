@@ -12,6 +12,7 @@ Needs ``redis-server`` and ``haproxy`` or ``nginx`` (Debian: ``apt install
 redis-server haproxy nginx``), ``pip install -e .[redis]`` and ``npm ci``.
 When a port is taken, it says so and exits (status 1).
 """
+
 import argparse
 import os
 import signal
@@ -27,17 +28,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="SockJS cluster example: haproxy or nginx + N nodes + Redis")
     parser.add_argument("--nodes", type=int, default=2, help="server processes (default 2)")
     parser.add_argument("--port", type=int, default=8080, help="the balancer's port (default 8080)")
-    parser.add_argument("--balancer", choices=["haproxy", "nginx"], default="haproxy",
-                        help="what runs in front of the nodes (default haproxy)")
+    parser.add_argument(
+        "--balancer",
+        choices=["haproxy", "nginx"],
+        default="haproxy",
+        help="what runs in front of the nodes (default haproxy)",
+    )
     parser.add_argument("--redis-port", type=int, default=0, help="redis-server port (default: a free one)")
     args = parser.parse_args()
-    if not os.path.exists(os.path.join(os.path.dirname(os.path.dirname(HERE)), "node_modules",
-                                       "sockjs-client", "dist", "sockjs.min.js")):
+    if not os.path.exists(
+        os.path.join(os.path.dirname(os.path.dirname(HERE)), "node_modules", "sockjs-client", "dist", "sockjs.min.js")
+    ):
         raise SystemExit("sockjs-client is missing: run `npm ci` at the repository root first")
 
     try:
-        cluster = Cluster(nodes=args.nodes, port=args.port, redis_port=args.redis_port or None,
-                          quiet=False, balancer=args.balancer)
+        cluster = Cluster(
+            nodes=args.nodes, port=args.port, redis_port=args.redis_port or None, quiet=False, balancer=args.balancer
+        )
     except ValueError as e:
         raise SystemExit("run.py: %s" % e) from None
     done = threading.Event()
@@ -48,8 +55,15 @@ def main() -> None:
         cluster.cleanup()
         raise SystemExit("run.py: %s" % e) from None
     try:
-        print("\n%-9s %s/  (config: %s/%s)" % (args.balancer + ":", cluster.url, cluster.workdir,
-                                              "nginx.conf" if args.balancer == "nginx" else "haproxy.cfg"))
+        print(
+            "\n%-9s %s/  (config: %s/%s)"
+            % (
+                args.balancer + ":",
+                cluster.url,
+                cluster.workdir,
+                "nginx.conf" if args.balancer == "nginx" else "haproxy.cfg",
+            )
+        )
         for i in range(args.nodes):
             print("node%d:    %s/  (directly)" % (i + 1, cluster.node_url(i)))
         print("redis:    %s\nCtrl-C stops everything.\n" % cluster.redis_url)

@@ -18,6 +18,7 @@ Client protocol (one SockJS message each way):
 ``GET /status`` answers JSON: the node's name, pid, session ids and broker
 counters.
 """
+
 import argparse
 import asyncio
 import json
@@ -75,7 +76,7 @@ class PublishHandler(web.RequestHandler):
         message = self.request.body.decode("utf-8")
         # ?repeat=N publishes N messages "<body><i>" in one go (benchmarks).
         repeat = int(self.get_argument("repeat", "0"))
-        for text in ([message + str(i) for i in range(repeat)] if repeat else [message]):
+        for text in [message + str(i) for i in range(repeat)] if repeat else [message]:
             if channel:
                 self.router.publish(channel, text)
             else:
@@ -90,20 +91,36 @@ class StatusHandler(web.RequestHandler):
     def get(self) -> None:
         sessions = [s.session_id for s in self.router.sessions if s.session_id]
         self.set_header("Content-Type", "application/json")
-        self.write(json.dumps({
-            "node": NODE, "pid": os.getpid(), "sessions": sessions,
-            "sessions_total": len(self.router.sessions),
-            "subscribers": {c: self.router.channels.subscribers(c) for c in self.router.channels.names},
-            "broker": self.router.channels.broker.stats(),
-        }))
+        self.write(
+            json.dumps(
+                {
+                    "node": NODE,
+                    "pid": os.getpid(),
+                    "sessions": sessions,
+                    "sessions_total": len(self.router.sessions),
+                    "subscribers": {c: self.router.channels.subscribers(c) for c in self.router.channels.names},
+                    "broker": self.router.channels.broker.stats(),
+                }
+            )
+        )
 
 
-def make_app(redis_url: Optional[str], heartbeat: float = 25, retry_max: float = 2.0,
-             buffer_size: int = 10000, disconnect_delay: float = 5, recovery: bool = False) -> web.Application:
-    settings = {"heartbeat_delay": heartbeat, "disconnect_delay": disconnect_delay,
-                "broker": redis_url, "broker_retry_max": retry_max,
-                "broker_buffer_size": buffer_size,
-                "sockjs_url": "/static/sockjs.min.js"}
+def make_app(
+    redis_url: Optional[str],
+    heartbeat: float = 25,
+    retry_max: float = 2.0,
+    buffer_size: int = 10000,
+    disconnect_delay: float = 5,
+    recovery: bool = False,
+) -> web.Application:
+    settings = {
+        "heartbeat_delay": heartbeat,
+        "disconnect_delay": disconnect_delay,
+        "broker": redis_url,
+        "broker_retry_max": retry_max,
+        "broker_buffer_size": buffer_size,
+        "sockjs_url": "/static/sockjs.min.js",
+    }
     if recovery:
         # Clients of the shipped sockjs-tornado.js survive this node's death.
         settings.update({"recovery": True, "history_size": 1000, "presence": True})
@@ -121,8 +138,7 @@ def make_app(redis_url: Optional[str], heartbeat: float = 25, retry_max: float =
 async def main(args: argparse.Namespace) -> None:
     global NODE
     NODE = args.name
-    app = make_app(args.redis, args.heartbeat, args.retry_max, args.buffer_size, args.disconnect_delay,
-                   args.recovery)
+    app = make_app(args.redis, args.heartbeat, args.retry_max, args.buffer_size, args.disconnect_delay, args.recovery)
     # Behind haproxy: the client's address comes from X-Forwarded-For.
     server = httpserver.HTTPServer(app, xheaders=True)
     server.listen(args.port, args.host)
@@ -149,12 +165,15 @@ if __name__ == "__main__":
     parser.add_argument("--disconnect-delay", type=float, default=5)
     parser.add_argument("--retry-max", type=float, default=2.0)
     parser.add_argument("--buffer-size", type=int, default=10000)
-    parser.add_argument("--recovery", action="store_true",
-                        help="connection state recovery, channel history and presence on")
+    parser.add_argument(
+        "--recovery", action="store_true", help="connection state recovery, channel history and presence on"
+    )
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
-                        format="%(asctime)s " + args.name + " %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format="%(asctime)s " + args.name + " %(name)s %(levelname)s %(message)s",
+    )
     if not args.debug:
         # haproxy's health checks would fill the terminal.
         logging.getLogger("tornado.access").setLevel(logging.WARNING)

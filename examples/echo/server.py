@@ -3,6 +3,7 @@
 Run ``python examples/echo/server.py`` (or ``bash scripts/demo.sh``) and
 open http://127.0.0.1:8080/.
 """
+
 import os
 import sys
 

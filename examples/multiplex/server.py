@@ -10,6 +10,7 @@ wire format. Each channel is an ordinary ``SockJSConnection`` subclass:
   up the other channels;
 * ``carl`` greets, then closes his channel from the server side.
 """
+
 import asyncio
 import os
 import sys

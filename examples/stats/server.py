@@ -7,6 +7,7 @@ router's statistics once a second, pushed over a second SockJS service,
 ``/statsfeed``. ``/metrics`` serves the same counters (and more) in the
 Prometheus text format.
 """
+
 import asyncio
 import json
 import os
@@ -73,9 +74,14 @@ def make_app() -> web.Application:
     echo = SockJSRouter(EchoConnection, "/echo", example_common.SOCKJS_SETTINGS)
     feed_class = type("StatsFeed", (StatsFeed,), {"watched": echo, "clients": set()})
     feed = SockJSRouter(feed_class, "/statsfeed", example_common.SOCKJS_SETTINGS)
-    return web.Application(echo.urls + feed.urls + example_common.page_routes(HERE) + [
-        (r"/metrics", MetricsHandler, {"routers": [echo, feed]}),
-    ])
+    return web.Application(
+        echo.urls
+        + feed.urls
+        + example_common.page_routes(HERE)
+        + [
+            (r"/metrics", MetricsHandler, {"routers": [echo, feed]}),
+        ]
+    )
 
 
 if __name__ == "__main__":

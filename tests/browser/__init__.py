@@ -31,6 +31,7 @@ or Chromium raises ``BrowserUnavailable``: tests fail, they never skip.
 server's iframe (``sockjs_url="/static/sockjs.min.js"``) load the very same
 file with no internet.
 """
+
 import json
 import os
 import shutil
@@ -92,8 +93,13 @@ class Browser:
             raise BrowserUnavailable("playwright-core missing: run `npm ci` in %s" % ROOT)
         self._proc = subprocess.Popen(
             [node, DRIVER, "--max-pages", str(max_pages)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, encoding="utf-8", cwd=ROOT)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            cwd=ROOT,
+        )
         self._next_id = 0
         self._stderr: List[str] = []
         threading.Thread(target=self._drain_stderr, daemon=True).start()
@@ -120,17 +126,18 @@ class Browser:
         def read() -> None:
             assert self._proc.stdout is not None
             box.append(self._proc.stdout.readline())
+
         t = threading.Thread(target=read, daemon=True)
         t.start()
         t.join(timeout)
         if t.is_alive():
             self.close()
-            raise BrowserUnavailable("browser driver stopped answering; stderr: %s"
-                                     % "".join(self._stderr).strip())
+            raise BrowserUnavailable("browser driver stopped answering; stderr: %s" % "".join(self._stderr).strip())
         return box[0]
 
-    def run(self, url: str, timeout: float = 20, done: str = "window.__result",
-            progress: Optional[str] = None) -> PageResult:
+    def run(
+        self, url: str, timeout: float = 20, done: str = "window.__result", progress: Optional[str] = None
+    ) -> PageResult:
         """Open ``url`` and wait until ``done`` has a value (see module doc)."""
         return self.run_many([(url, {"timeout": timeout, "done": done, "progress": progress})])[0]
 
@@ -146,8 +153,14 @@ class Browser:
             longest = max(longest, t)
             self._next_id += 1
             ids[self._next_id] = url
-            cmd = {"id": self._next_id, "op": "run", "url": url, "timeout_ms": int(t * 1000),
-                   "done": opts.get("done", "window.__result"), "progress": opts.get("progress")}
+            cmd = {
+                "id": self._next_id,
+                "op": "run",
+                "url": url,
+                "timeout_ms": int(t * 1000),
+                "done": opts.get("done", "window.__result"),
+                "progress": opts.get("progress"),
+            }
             self._proc.stdin.write(json.dumps(cmd) + "\n")
         self._proc.stdin.flush()
         answers: Dict[int, PageResult] = {}
@@ -161,9 +174,14 @@ class Browser:
             if msg.get("id") not in ids:
                 continue
             answers[msg["id"]] = PageResult(
-                url=ids[msg["id"]], ok=bool(msg.get("ok")), result=msg.get("result"),
-                error=msg.get("error"), console=msg.get("console", []),
-                errors=msg.get("errors", []), elapsed_ms=msg.get("elapsed_ms", 0))
+                url=ids[msg["id"]],
+                ok=bool(msg.get("ok")),
+                result=msg.get("result"),
+                error=msg.get("error"),
+                console=msg.get("console", []),
+                errors=msg.get("errors", []),
+                elapsed_ms=msg.get("elapsed_ms", 0),
+            )
         return [answers[i] for i in ids]
 
     def close(self) -> None:
@@ -210,5 +228,4 @@ class _NoFavicon(web.RequestHandler):
 def page_routes(prefix: str = "/pages", directory: str = PAGES_DIR) -> List[Any]:
     """Routes serving the test pages (``tests/browser/pages``) under
     ``prefix``, and an empty ``/favicon.ico``."""
-    return [(prefix + r"/(.*)", _NoCacheStatic, {"path": directory}),
-            (r"/favicon\.ico", _NoFavicon)]
+    return [(prefix + r"/(.*)", _NoCacheStatic, {"path": directory}), (r"/favicon\.ico", _NoFavicon)]
