@@ -194,7 +194,9 @@ class Session(BaseSession, SessionMixin):
         handler = self.handler
         if (handler is not None and not self._queue and not self._batching
                 and self._immediate_flush and handler.ready):
-            self._write(message.frame, message)
+            # _write(), inlined: this runs once per receiver of a broadcast.
+            self._last_write = time.monotonic()
+            handler.send_frame(message.frame, message)
             return
         self._queue.append(message.encoded)
         self._queued_bytes += message.encoded_size

@@ -152,11 +152,17 @@ class WebSocketConnection(asyncio.Protocol):
         self.transport = transport
         # Not kept: an idle connection should hold nothing it no longer needs.
         greeting, self._greeting = self._greeting, b""
-        transport.write(greeting)  # type: ignore[attr-defined]
         if self._hixie_keys is None:
+            # The answer, the open frame and whatever on_open sends leave
+            # in one write, not one each (the answer's head ends on a
+            # 128-byte boundary: no client reads frames with its end).
+            self._cork = [greeting]
             self.delegate.on_ws_open(self)
-        # else: hixie-76 opens once the key bytes arrived and the answer
-        # went out; nothing may be written before it.
+            self._uncork()
+        else:
+            # hixie-76 opens once the key bytes arrived and the answer
+            # went out; nothing may be written before it.
+            transport.write(greeting)  # type: ignore[attr-defined]
         if self._initial:
             data, self._initial = self._initial, b""
             self.data_received(data)
