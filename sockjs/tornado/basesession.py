@@ -353,9 +353,7 @@ class BaseSession:
         self.close_reason = CloseReason(code, message, initiator)
         self._send_close(code, message)
         self.state = CLOSED
-        channels = getattr(self.server, "_channels", None)
-        if channels is not None:
-            channels.forget(self)
+        self.server.session_closed(self)
         if was_open:
             self.stats.on_sess_closed(self.transport_name or "unknown")
             self.stats.on_close_code(code, initiator)

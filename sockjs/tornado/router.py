@@ -319,6 +319,12 @@ class SockJSRouter:
             self._channels = Channels(self, make_broker(self.settings, namespace))
         return self._channels
 
+    def session_closed(self, session: Any) -> None:
+        """Called by a session as it closes: it leaves every channel it was
+        subscribed to (nothing to do when channels were never used)."""
+        if self._channels is not None:
+            self._channels.forget(session)
+
     def _ensure_broker(self) -> None:
         # Another process may publish to everyone: a non-local broker must
         # listen as soon as this process has a session.

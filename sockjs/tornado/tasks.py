@@ -13,7 +13,7 @@ import logging
 import time
 from typing import Any, Awaitable, Dict, List, Tuple
 
-__all__ = ["TaskGroup", "DEFAULT_GROUP", "spawn"]
+__all__ = ["TaskGroup", "DEFAULT_GROUP", "spawn", "retrieve_exception"]
 
 log = logging.getLogger("sockjs.tornado")
 
@@ -91,3 +91,11 @@ def spawn(owner: Any, coro: "Awaitable[Any]", what: str, log_failure: bool = Tru
     if not isinstance(group, TaskGroup):
         group = DEFAULT_GROUP
     return group.spawn(coro, what, log_failure)
+
+
+def retrieve_exception(fut: "asyncio.Future[Any]") -> None:
+    """A done-callback for futures whose failure nobody needs (a write to a
+    client that left): it marks the exception retrieved, so asyncio does
+    not report it as "never retrieved"."""
+    if not fut.cancelled():
+        fut.exception()

@@ -18,6 +18,7 @@ from tornado import iostream
 
 from sockjs.tornado import tornadointernals, wsframes, wsnegotiate
 from sockjs.tornado.basehandler import BaseHandler
+from sockjs.tornado.tasks import retrieve_exception
 from sockjs.tornado.wsconnection import (
     CLOSE_GRACE,
     READ_LIMIT,
@@ -80,7 +81,7 @@ def take_buffered(stream: iostream.IOStream, limit: int) -> bytes:
         except iostream.StreamClosedError:
             break
         if not fut.done():
-            fut.add_done_callback(_ignore_result)
+            fut.add_done_callback(retrieve_exception)
             break
         try:
             chunk = fut.result()
@@ -93,9 +94,6 @@ def take_buffered(stream: iostream.IOStream, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _ignore_result(fut: "asyncio.Future[Any]") -> None:
-    if not fut.cancelled():
-        fut.exception()
 
 
 class SockJSWebSocketHandler(BaseHandler):

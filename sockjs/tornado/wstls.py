@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 from tornado import iostream
 
+from sockjs.tornado.tasks import retrieve_exception
 from sockjs.tornado.wsconnection import READ_LIMIT, WRITE_HIGH_WATER, WebSocketConnection
 
 __all__ = ["IOStreamTransport"]
@@ -55,7 +56,7 @@ class IOStreamTransport(asyncio.Transport):
                 self._protocol.pause_writing()
 
     def _written(self, fut: "asyncio.Future[Any]", size: int) -> None:
-        _ignore_result(fut)
+        retrieve_exception(fut)
         self._unsent -= size
         if self._writing_paused and self.get_write_buffer_size() <= WRITE_HIGH_WATER // 4:
             self._writing_paused = False
@@ -87,8 +88,3 @@ class IOStreamTransport(asyncio.Transport):
     def abort(self) -> None:
         self._closing = True
         self._stream.close()
-
-
-def _ignore_result(fut: "asyncio.Future[Any]") -> None:
-    if not fut.cancelled():
-        fut.exception()
