@@ -14,6 +14,7 @@ Usage::
     app.listen(9999)
     ioloop.IOLoop.current().start()
 """
+
 from sockjs.tornado.conn import SockJSConnection
 from sockjs.tornado.connectioninfo import CloseReason, ConnectionInfo
 from sockjs.tornado.router import SockJSRouter

@@ -7,6 +7,7 @@ JSESSIONID, preflight answers, the protocol's error answers and the
    :class:`~sockjs.tornado.httpexchange.HTTPExchange` on Tornado's public
    HTTP API.
 """
+
 import time
 from email.utils import formatdate
 from typing import Any, Optional
@@ -96,8 +97,7 @@ class BaseHandler(HTTPExchange):
         """The :class:`ConnectionInfo` handed to ``on_open``."""
         req = self.request
         cookies = {name: morsel.value for name, morsel in req.cookies.items()}
-        arguments = {k: [v.decode("utf-8", "replace") for v in vs]
-                     for k, vs in req.query_arguments.items()}
+        arguments = {k: [v.decode("utf-8", "replace") for v in vs] for k, vs in req.query_arguments.items()}
         return ConnectionInfo(req.remote_ip or "", cookies, arguments, req.headers, req.path)
 
     def get_query_argument(self, name: str) -> Optional[str]:

@@ -8,6 +8,7 @@ close with 1011. How frames reach the client is the subclasses' business
 (:mod:`sockjs.tornado.session` for SockJS framing, :mod:`sockjs.tornado.rawsession`
 for the raw websocket).
 """
+
 import asyncio
 import inspect
 import logging
@@ -65,9 +66,25 @@ class BaseSession:
 
     # Slots: a server holds tens of thousands of sessions. ``__dict__``
     # stays for attributes applications and subclasses add.
-    __slots__ = ("server", "stats", "state", "conn_info", "close_reason", "transport_name", "_inbox",
-                 "_idle_waiters", "_close_pending", "_on_close_task", "_threadsafe", "_loop", "conn",
-                 "_sweep_slot", "_sweep_schedule", "__dict__", "__weakref__")
+    __slots__ = (
+        "server",
+        "stats",
+        "state",
+        "conn_info",
+        "close_reason",
+        "transport_name",
+        "_inbox",
+        "_idle_waiters",
+        "_close_pending",
+        "_on_close_task",
+        "_threadsafe",
+        "_loop",
+        "conn",
+        "_sweep_slot",
+        "_sweep_schedule",
+        "__dict__",
+        "__weakref__",
+    )
 
     def __init__(self, conn: "Type[SockJSConnection]", server: "SockJSRouter") -> None:
         self.server = server
@@ -161,8 +178,11 @@ class BaseSession:
                 return
             if outcome != "new":
                 self._inbox = deque()
-                spawn(self.server, self._run_open(self._open_after(outcome, info)),
-                      "on_open of %s" % type(self.conn).__name__)
+                spawn(
+                    self.server,
+                    self._run_open(self._open_after(outcome, info)),
+                    "on_open of %s" % type(self.conn).__name__,
+                )
                 return
         try:
             result = self.conn.on_open(info)
@@ -230,8 +250,11 @@ class BaseSession:
         bound. Logged as a WARNING naming the session."""
         if self.state >= CLOSING:
             return
-        log.warning("session %s: %d bytes waiting for the client, over max_queue_size; "
-                    "closing with 1013", self.session_id_for_log, queued)
+        log.warning(
+            "session %s: %d bytes waiting for the client, over max_queue_size; closing with 1013",
+            self.session_id_for_log,
+            queued,
+        )
         self.stats.on_error()
         self.close(*CLOSE_QUEUE_OVERFLOW, initiator="server")
 
@@ -260,9 +283,8 @@ class BaseSession:
                     self._handler_failed("on_message")
                     return
                 if result is not None and inspect.isawaitable(result):
-                    self._inbox = deque(messages[i + 1:])
-                    spawn(self.server, self._run_message(result),
-                          "on_message of %s" % type(self.conn).__name__)
+                    self._inbox = deque(messages[i + 1 :])
+                    spawn(self.server, self._run_message(result), "on_message of %s" % type(self.conn).__name__)
                     return
         finally:
             self._end_batch()
@@ -357,8 +379,14 @@ class BaseSession:
         if was_open:
             self.stats.on_sess_closed(self.transport_name or "unknown")
             self.stats.on_close_code(code, initiator)
-        log.debug("close %s transport=%s code=%d initiator=%s reason=%r", self.session_id_for_log,
-                  self.transport_name, code, initiator, message)
+        log.debug(
+            "close %s transport=%s code=%d initiator=%s reason=%r",
+            self.session_id_for_log,
+            self.transport_name,
+            code,
+            initiator,
+            message,
+        )
         if self._inbox is not None:
             # A handler is still running: on_close comes after it.
             self._close_pending = True
@@ -369,6 +397,7 @@ class BaseSession:
 
     def _take_controls(self, messages: List[str]) -> List[str]:
         from sockjs.tornado.recovery import CONTROL_PREFIX
+
         manager = self.server.recovery
         assert manager is not None
         rest = []
@@ -414,8 +443,9 @@ class BaseSession:
             log.exception("on_close of %s raised", type(self.conn).__name__)
             return
         if result is not None and inspect.isawaitable(result):
-            self._on_close_task = spawn(self.server, self._run_close(result),
-                                        "on_close of %s" % type(self.conn).__name__)
+            self._on_close_task = spawn(
+                self.server, self._run_close(result), "on_close of %s" % type(self.conn).__name__
+            )
 
     async def _run_close(self, awaitable: Any) -> None:
         try:

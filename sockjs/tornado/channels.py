@@ -25,6 +25,7 @@ publications wrapped as ``{"$sockjs": "pub", "c": channel, "d": message,
 remember its position; every other session gets the message as
 published. Each form is encoded once per publication.
 """
+
 import logging
 import time
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, Optional, Set
@@ -195,8 +196,9 @@ class Channels:
         else:
             self.broker.publish_kept(channel, message)
 
-    async def read_history(self, channel: str, since: Optional[Position] = None,
-                           limit: Optional[int] = None) -> HistoryPage:
+    async def read_history(
+        self, channel: str, since: Optional[Position] = None, limit: Optional[int] = None
+    ) -> HistoryPage:
         """``router.history``."""
         if self.history is None:
             raise RuntimeError("channel history is off: set the router setting 'history_size'")

@@ -9,6 +9,7 @@ client stops reading as soon as it saw more than one chunk arrive, which
 tells it that chunks get through (no proxy on the way buffers the answer).
 OPTIONS answers the CORS preflight for POST.
 """
+
 import asyncio
 from typing import Optional
 

@@ -9,6 +9,7 @@ at the level of the ``client_error_log_level`` setting (default INFO),
 at most ``client_error_log_rate`` lines a minute; the lines left out are
 counted, and the next line that is written says how many.
 """
+
 import logging
 import time
 from typing import Any, Callable, Optional, Union
@@ -39,9 +40,13 @@ class ClientErrorLog:
 
     __slots__ = ("logger", "level", "per_minute", "_tokens", "_last", "_suppressed", "_clock")
 
-    def __init__(self, level: Union[int, str] = logging.INFO, per_minute: int = 60,
-                 logger: logging.Logger = access_log,
-                 clock: Optional[Callable[[], float]] = None) -> None:
+    def __init__(
+        self,
+        level: Union[int, str] = logging.INFO,
+        per_minute: int = 60,
+        logger: logging.Logger = access_log,
+        clock: Optional[Callable[[], float]] = None,
+    ) -> None:
         self.logger = logger
         self.level = parse_level(level)
         self.per_minute = per_minute

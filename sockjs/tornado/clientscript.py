@@ -5,6 +5,7 @@ serves it as ``<prefix>/sockjs-tornado.js``, so a page needs no build step
 and no copy of it: ``<script src="/chat/sockjs-tornado.js">`` after
 sockjs-client.
 """
+
 import os
 
 from tornado import web

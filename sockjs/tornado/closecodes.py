@@ -4,11 +4,18 @@ Applications close with codes 3000-4999 (``SockJSConnection.close``); the
 codes below are the library's own, and the documentation lists each with
 when it is sent.
 """
+
 from typing import Tuple
 
 __all__ = [
-    "CloseCode", "CLOSE_GO_AWAY", "CLOSE_ANOTHER_CONNECTION", "CLOSE_INTERRUPTED",
-    "CLOSE_INTERNAL_ERROR", "CLOSE_SHUTDOWN", "CLOSE_QUEUE_OVERFLOW", "CLOSE_PING_TIMEOUT",
+    "CloseCode",
+    "CLOSE_GO_AWAY",
+    "CLOSE_ANOTHER_CONNECTION",
+    "CLOSE_INTERRUPTED",
+    "CLOSE_INTERNAL_ERROR",
+    "CLOSE_SHUTDOWN",
+    "CLOSE_QUEUE_OVERFLOW",
+    "CLOSE_PING_TIMEOUT",
     "CLOSE_DIFFERENT_IP",
 ]
 

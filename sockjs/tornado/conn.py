@@ -6,6 +6,7 @@ once, however the session ended. Each handler may be a plain method or an
 ``async def``; coroutines are awaited, and the next message of the same
 session waits until the previous handler finished.
 """
+
 from typing import TYPE_CHECKING, Any, FrozenSet, Iterable, List, Optional, overload
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -95,6 +96,7 @@ class SockJSConnection:
         cid = self.__dict__.get("_client_id")
         if cid is None:
             import uuid
+
             cid = self.__dict__["_client_id"] = uuid.uuid4().hex[:16]
         return str(cid)
 

@@ -1,4 +1,5 @@
 """What a session knows of the request that opened it, and why it ended."""
+
 from typing import Any, Dict, List, NamedTuple, Optional
 
 from tornado.httputil import HTTPHeaders
@@ -22,8 +23,9 @@ class ConnectionInfo:
 
     __slots__ = ("ip", "cookies", "arguments", "_headers", "path")
 
-    def __init__(self, ip: str, cookies: Dict[str, str], arguments: Dict[str, List[str]],
-                 headers: Any, path: str) -> None:
+    def __init__(
+        self, ip: str, cookies: Dict[str, str], arguments: Dict[str, List[str]], headers: Any, path: str
+    ) -> None:
         self.ip = ip
         self.cookies = cookies
         self.arguments = arguments

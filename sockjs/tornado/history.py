@@ -25,6 +25,7 @@ Two stores:
   the same script that publishes, so every process sees one order per
   channel.
 """
+
 import time
 import uuid
 from collections import deque
@@ -65,8 +66,9 @@ def new_epoch() -> str:
     return uuid.uuid4().hex[:8]
 
 
-def page(epoch: str, top: int, kept: List[Publication], since: Optional[Tuple[str, int]],
-         limit: Optional[int]) -> HistoryPage:
+def page(
+    epoch: str, top: int, kept: List[Publication], since: Optional[Tuple[str, int]], limit: Optional[int]
+) -> HistoryPage:
     """Cut a :class:`HistoryPage` out of the kept publications (oldest
     first); shared by the stores so both answer alike."""
     if since is None:
@@ -94,8 +96,9 @@ class HistoryStore:
         #: Seconds a publication is kept.
         self.ttl = ttl
 
-    async def read(self, channel: str, since: Optional[Tuple[str, int]] = None,
-                   limit: Optional[int] = None) -> HistoryPage:
+    async def read(
+        self, channel: str, since: Optional[Tuple[str, int]] = None, limit: Optional[int] = None
+    ) -> HistoryPage:
         """The channel's history after ``since`` (``(epoch, offset)``)."""
         raise NotImplementedError
 
@@ -148,8 +151,9 @@ class MemoryHistory(HistoryStore):
         for name in dead:
             del self._channels[name]
 
-    def read_now(self, channel: str, since: Optional[Tuple[str, int]] = None,
-                 limit: Optional[int] = None) -> HistoryPage:
+    def read_now(
+        self, channel: str, since: Optional[Tuple[str, int]] = None, limit: Optional[int] = None
+    ) -> HistoryPage:
         """:meth:`read`, synchronously."""
         epoch, top = self.position(channel)
         ch = self._channels[channel]
@@ -157,6 +161,7 @@ class MemoryHistory(HistoryStore):
         kept = [p for p in ch.items if p.time >= horizon]
         return page(epoch, top, kept, since, limit)
 
-    async def read(self, channel: str, since: Optional[Tuple[str, int]] = None,
-                   limit: Optional[int] = None) -> HistoryPage:
+    async def read(
+        self, channel: str, since: Optional[Tuple[str, int]] = None, limit: Optional[int] = None
+    ) -> HistoryPage:
         return self.read_now(channel, since, limit)

@@ -13,6 +13,7 @@ through the connection's ``write_headers``, ``write``, ``finish`` and
 This module knows HTTP only; SockJS's rules live in ``basehandler`` and the
 transports above it.
 """
+
 import asyncio
 import logging
 import re
@@ -78,8 +79,7 @@ class Endpoint(httputil.HTTPServerConnectionDelegate):
         self._regex: Optional[Pattern[str]] = None
         self._has_groups = "(?P<" in pattern
 
-    def start_request(self, server_conn: object,
-                      request_conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate:
+    def start_request(self, server_conn: object, request_conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate:
         return self.exchange(self, request_conn)
 
     def path_kwargs(self, path: str) -> Dict[str, str]:
@@ -142,11 +142,11 @@ class HTTPExchange(httputil.HTTPMessageDelegate):
 
     # -- HTTPMessageDelegate ----------------------------------------------
 
-    def headers_received(self, start_line: Union[httputil.RequestStartLine, httputil.ResponseStartLine],
-                         headers: httputil.HTTPHeaders) -> Optional[Awaitable[None]]:
+    def headers_received(
+        self, start_line: Union[httputil.RequestStartLine, httputil.ResponseStartLine], headers: httputil.HTTPHeaders
+    ) -> Optional[Awaitable[None]]:
         start_line = cast(httputil.RequestStartLine, start_line)
-        self.request = httputil.HTTPServerRequest(
-            connection=self.connection, start_line=start_line, headers=headers)
+        self.request = httputil.HTTPServerRequest(connection=self.connection, start_line=start_line, headers=headers)
         self.path_kwargs = self.endpoint.path_kwargs(self.request.path)
         method = start_line.method
         if method not in self.methods:
@@ -198,8 +198,7 @@ class HTTPExchange(httputil.HTTPMessageDelegate):
         if result is not None:
             # Kept by the router until done (shutdown waits for it); its
             # failure is answered and logged by _handler_done.
-            task = spawn(self.server, result, "%s %s" % (self.request.method, self.request.path),
-                         log_failure=False)
+            task = spawn(self.server, result, "%s %s" % (self.request.method, self.request.path), log_failure=False)
             task.add_done_callback(self._handler_done)
 
     def on_connection_close(self) -> None:
@@ -267,8 +266,11 @@ class HTTPExchange(httputil.HTTPMessageDelegate):
             body = b""
         conn = self.connection
         try:
-            _quiet(conn.write_headers(httputil.ResponseStartLine("HTTP/1.1", status, _reason(status)),
-                                      headers, body or None))
+            _quiet(
+                conn.write_headers(
+                    httputil.ResponseStartLine("HTTP/1.1", status, _reason(status)), headers, body or None
+                )
+            )
             conn.finish()
         except iostream.StreamClosedError:
             pass
@@ -279,9 +281,13 @@ class HTTPExchange(httputil.HTTPMessageDelegate):
         chunks; None when the client is gone."""
         self.headers_written = True
         try:
-            return self._quiet_future(self.connection.write_headers(
-                httputil.ResponseStartLine("HTTP/1.1", self.status, _reason(self.status)),
-                httputil.HTTPHeaders(self.headers), first or None))
+            return self._quiet_future(
+                self.connection.write_headers(
+                    httputil.ResponseStartLine("HTTP/1.1", self.status, _reason(self.status)),
+                    httputil.HTTPHeaders(self.headers),
+                    first or None,
+                )
+            )
         except iostream.StreamClosedError:
             return None
 
@@ -370,17 +376,16 @@ class HTTPExchange(httputil.HTTPMessageDelegate):
         status = self.status
         if client_gone:
             # Never answered, or cut mid-answer: not an error of ours.
-            access_log.debug("%d %s %.2fms (client went away)", status, self.summary(),
-                             1000.0 * self.request.request_time())
+            access_log.debug(
+                "%d %s %.2fms (client went away)", status, self.summary(), 1000.0 * self.request.request_time()
+            )
         elif status < 400:
             if access_log.isEnabledFor(logging.INFO):
-                access_log.info(ACCESS_LOG_FORMAT, status, self.summary(),
-                                1000.0 * self.request.request_time())
+                access_log.info(ACCESS_LOG_FORMAT, status, self.summary(), 1000.0 * self.request.request_time())
         elif status < 500 or self.client_error:
             self.log_client_error(status, self.summary(), 1000.0 * self.request.request_time())
         else:
-            access_log.error(ACCESS_LOG_FORMAT, status, self.summary(),
-                             1000.0 * self.request.request_time())
+            access_log.error(ACCESS_LOG_FORMAT, status, self.summary(), 1000.0 * self.request.request_time())
 
     def log_client_error(self, status: int, summary: str, ms: float) -> None:
         """Log the answer to a client's mistake (a 4xx, or a 5xx marked

@@ -14,6 +14,7 @@ takes no lock, so scraping costs nothing while no one scrapes.
 The endpoint exposes what it is given to anyone who can reach it: bind it
 to an internal port or put it behind your own authentication.
 """
+
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Sequence, Tuple, Union
 
 from tornado import web
@@ -36,11 +37,17 @@ METRICS: Tuple[Tuple[str, str, str], ...] = (
     ("sockjs_messages_received_total", "counter", "Messages received from clients."),
     ("sockjs_bytes_sent_total", "counter", "Frame bytes written to clients."),
     ("sockjs_bytes_received_total", "counter", "Payload bytes received from clients."),
-    ("sockjs_session_closes_total", "counter",
-     "Sessions closed, by close code and initiator (application, client, timeout, error, server)."),
+    (
+        "sockjs_session_closes_total",
+        "counter",
+        "Sessions closed, by close code and initiator (application, client, timeout, error, server).",
+    ),
     ("sockjs_heartbeat_timeouts_total", "counter", "Sessions closed because the peer stopped answering pings."),
-    ("sockjs_origin_refusals_total", "counter",
-     "Requests refused because of the page they came from (allowed_origins): 403, no session."),
+    (
+        "sockjs_origin_refusals_total",
+        "counter",
+        "Requests refused because of the page they came from (allowed_origins): 403, no session.",
+    ),
     ("sockjs_errors_total", "counter", "Application handler exceptions and sessions closed over a limit."),
     ("sockjs_broadcasts_total", "counter", "Calls to broadcast()."),
     ("sockjs_broadcast_deliveries_total", "counter", "Sessions a broadcast message was handed to."),
@@ -84,8 +91,7 @@ def _samples(router: "SockJSRouter") -> List[_Sample]:
 def render(routers: "Iterable[SockJSRouter]") -> str:
     """The exposition text for ``routers``: a ``# HELP`` and ``# TYPE``
     line per metric, then its samples, one per router and label set."""
-    by_name: Dict[str, List[Tuple[Sequence[Tuple[str, str]], Union[int, float]]]] = {
-        name: [] for name, _, _ in METRICS}
+    by_name: Dict[str, List[Tuple[Sequence[Tuple[str, str]], Union[int, float]]]] = {name: [] for name, _, _ in METRICS}
     for router in routers:
         for name, labels, value in _samples(router):
             by_name[name].append((labels, value))

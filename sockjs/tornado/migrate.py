@@ -5,6 +5,7 @@
 ``on_message()`` and ``on_close()``, send with ``write_message()``, read the
 opening request's details from ``self.request``.
 """
+
 from typing import Any
 
 from sockjs.tornado.conn import SockJSConnection

@@ -29,6 +29,7 @@ exactly once, ``send``, ``broadcast`` and ``close``. Closing a channel from
 the server sends ``uns,<topic>``; the underlying SockJS session stays open.
 When the session ends, every open channel's ``on_close`` runs.
 """
+
 import logging
 from typing import Any, ClassVar, Dict, Mapping, Optional, Type
 

@@ -18,20 +18,31 @@ Scheme and host compare case-insensitively. An origin that is not a
 well-formed ``scheme://host[:port]`` (a path, user info, a query, an empty
 host) matches no pattern and no exact entry but ``null``'s own.
 """
+
 import logging
 import re
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Set, Tuple
 
-__all__ = ["OriginMatcher", "OriginPolicy", "Verdict", "ANONYMOUS_POLICIES", "parse_origin",
-           "referer_origin", "same_origin", "host_port_allowed"]
+__all__ = [
+    "OriginMatcher",
+    "OriginPolicy",
+    "Verdict",
+    "ANONYMOUS_POLICIES",
+    "parse_origin",
+    "referer_origin",
+    "same_origin",
+    "host_port_allowed",
+]
 
 log = logging.getLogger("sockjs.tornado.origins")
 
 _DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
 _SCHEME = re.compile(r"[a-z][a-z0-9+.\-]*\Z")
 # A DNS name, an IPv4 address, or a bracketed IPv6 literal.
-_HOST = re.compile(r"(?:[a-z0-9_](?:[a-z0-9_\-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_\-]*[a-z0-9_])?)*\.?"
-                   r"|\[[0-9a-f:.]+\])\Z")
+_HOST = re.compile(
+    r"(?:[a-z0-9_](?:[a-z0-9_\-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_\-]*[a-z0-9_])?)*\.?"
+    r"|\[[0-9a-f:.]+\])\Z"
+)
 _LABELS = re.compile(r"[a-z0-9_](?:[a-z0-9_\-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_\-]*[a-z0-9_])?)*\Z")
 _PORT = re.compile(r"[0-9]{1,5}\Z")
 
@@ -54,7 +65,7 @@ def parse_origin(value: str) -> Optional[Origin]:
         end = rest.find("]")
         if end < 0:
             return None
-        host, tail = rest[:end + 1], rest[end + 1:]
+        host, tail = rest[: end + 1], rest[end + 1 :]
         if tail:
             if not tail.startswith(":"):
                 return None
@@ -89,7 +100,7 @@ class _Pattern(NamedTuple):
             return o.host == self.host
         if not o.host.endswith(self.host):
             return False
-        labels = o.host[:-len(self.host)]
+        labels = o.host[: -len(self.host)]
         return bool(labels) and _LABELS.match(labels) is not None
 
 
@@ -112,10 +123,11 @@ def _compile(entry: str) -> Tuple[Optional[Origin], Optional[_Pattern]]:
         host, _, port = rest.rpartition(":")
     wildcard = host.startswith("*.")
     suffix = host[1:] if wildcard else host
-    if "*" in suffix or (wildcard and not _LABELS.match(suffix[1:])) \
-            or (not wildcard and not _HOST.match(host)):
-        raise ValueError("allowed_origins: in %r, '*' may only stand for the leftmost "
-                         "labels of the host ('https://*.example.com') or the port" % entry)
+    if "*" in suffix or (wildcard and not _LABELS.match(suffix[1:])) or (not wildcard and not _HOST.match(host)):
+        raise ValueError(
+            "allowed_origins: in %r, '*' may only stand for the leftmost "
+            "labels of the host ('https://*.example.com') or the port" % entry
+        )
     if port == "*":
         port_spec: Optional[str] = None
     elif not port:
@@ -279,8 +291,9 @@ class OriginPolicy:
 
     def __init__(self, allowed_origins: Any, anonymous: str = "refuse_embedded") -> None:
         if anonymous not in ANONYMOUS_POLICIES:
-            raise ValueError("anonymous_requests must be one of %s, not %r"
-                             % (", ".join(ANONYMOUS_POLICIES), anonymous))
+            raise ValueError(
+                "anonymous_requests must be one of %s, not %r" % (", ".join(ANONYMOUS_POLICIES), anonymous)
+            )
         self.matcher = OriginMatcher(allowed_origins)
         self.anonymous = anonymous
         self._known: Dict[str, bool] = {}

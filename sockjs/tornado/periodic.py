@@ -4,6 +4,7 @@ Kept for 1.x importers; the library itself runs one sweep timer per router.
 Unlike 1.0.7's, ``stop()`` cancels the scheduled handle, so nothing it
 references stays alive after it stops.
 """
+
 import asyncio
 from typing import Any, Callable, Optional
 

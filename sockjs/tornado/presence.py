@@ -20,6 +20,7 @@ Two stores:
   ignored by readers and deleted, so a dead process's subscribers
   disappear within ``presence_ttl`` seconds.
 """
+
 from typing import Any, Dict
 
 __all__ = ["PresenceStore", "MemoryPresence"]

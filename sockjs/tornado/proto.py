@@ -10,16 +10,29 @@ Names kept from sockjs-tornado 1.x: ``CONNECT``, ``DISCONNECT``,
 ``MESSAGE``, ``HEARTBEAT``, ``json_encode``, ``json_decode``,
 ``disconnect``.
 """
+
 import json
 import re
 from json.encoder import encode_basestring, encode_basestring_ascii  # type: ignore[attr-defined,unused-ignore]
 from typing import Any, Iterable, List
 
 __all__ = [
-    "CONNECT", "DISCONNECT", "MESSAGE", "HEARTBEAT",
-    "json_encode", "json_decode", "encode_message", "message_frame",
-    "close_frame", "disconnect", "decode_messages", "decode_ws_message",
-    "PayloadError", "message_text", "message_json", "utf8_len",
+    "CONNECT",
+    "DISCONNECT",
+    "MESSAGE",
+    "HEARTBEAT",
+    "json_encode",
+    "json_decode",
+    "encode_message",
+    "message_frame",
+    "close_frame",
+    "disconnect",
+    "decode_messages",
+    "decode_ws_message",
+    "PayloadError",
+    "message_text",
+    "message_json",
+    "utf8_len",
 ]
 
 #: Frame that opens every session.

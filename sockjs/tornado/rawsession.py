@@ -1,5 +1,6 @@
 """The session of the raw ``/websocket`` endpoint: no SockJS framing, each
 message goes out as its own websocket message."""
+
 import time
 from typing import TYPE_CHECKING, Any, Callable, Optional, Type
 

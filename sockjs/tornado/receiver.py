@@ -4,6 +4,7 @@ A session never imports a transport: it talks to its current receiver
 (a polling response, a stream, a websocket) only through :class:`Receiver`.
 :class:`Broadcast` is a message on its way to many sessions, encoded once.
 """
+
 from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from sockjs.tornado import proto

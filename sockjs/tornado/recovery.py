@@ -56,6 +56,7 @@ publication it missed on those channels, read from channel history
 after a process death: direct ``send``\\ s and ``broadcast``\\ s that only
 the dead process knew, and publications on channels without history.
 """
+
 import asyncio
 import json
 import logging
@@ -84,8 +85,7 @@ _TOMBSTONES = 10000
 class RecoveryState:
     """What a recoverable session keeps (only those have one)."""
 
-    __slots__ = ("token", "count", "ring", "ring_bytes", "suspended", "away", "leaving",
-                 "holding", "subscribed_at")
+    __slots__ = ("token", "count", "ring", "ring_bytes", "suspended", "away", "leaving", "holding", "subscribed_at")
 
     def __init__(self, token: str) -> None:
         self.token = token
@@ -125,7 +125,7 @@ class RecoveryState:
         missed = self.count - position
         if missed < 0 or missed > len(self.ring):
             return None
-        return list(self.ring)[len(self.ring) - missed:] if missed else []
+        return list(self.ring)[len(self.ring) - missed :] if missed else []
 
 
 def _query(info: Any, name: str) -> Optional[str]:
@@ -186,11 +186,18 @@ class Recovery:
         for token, session in dirty.items():
             conn = session.conn
             try:
-                text = json.dumps({"cid": conn.client_id, "data": conn.data, "info": conn.presence_info,
-                                   "ch": session.recovery.subscribed_at if session.recovery else {}})
+                text = json.dumps(
+                    {
+                        "cid": conn.client_id,
+                        "data": conn.data,
+                        "info": conn.presence_info,
+                        "ch": session.recovery.subscribed_at if session.recovery else {},
+                    }
+                )
             except (TypeError, ValueError) as e:
-                log.warning("session %s: conn.data is not JSON-serialisable, not saved: %s",
-                            session.session_id_for_log, e)
+                log.warning(
+                    "session %s: conn.data is not JSON-serialisable, not saved: %s", session.session_id_for_log, e
+                )
                 continue
             self._redis().write("SET", self._key(token), text, "PX", ttl_ms)
 
@@ -306,6 +313,7 @@ class Recovery:
             if since is None:
                 pubs = [p for p in pubs if p.time >= since_time]
             from sockjs.tornado.channels import wrap_publication
+
             for p in pubs:
                 catch_up.append(wrap_publication(channel, p.data, (page.epoch, p.offset)).encoded)
                 last[channel] = p.offset
@@ -322,8 +330,13 @@ class Recovery:
                     continue
             session.send_jsonified(encoded, stats=False)
         self.changed(session)
-        log.debug("restore %s channels=%d caught_up=%d lost=%s", session.session_id_for_log,
-                  len(rec.subscribed_at), len(catch_up), lost)
+        log.debug(
+            "restore %s channels=%d caught_up=%d lost=%s",
+            session.session_id_for_log,
+            len(rec.subscribed_at),
+            len(catch_up),
+            lost,
+        )
         return True
 
     # -- closing ----------------------------------------------------------
@@ -396,14 +409,22 @@ class Recovery:
             self.router.publish(channel, req.get("d"))
             self._reply(session, rid, True)
         elif kind == "presence":
-            spawn(self.router, self._ask(session, rid, self.router.presence(channel), lambda m: m),
-                  "recovery presence")
+            spawn(self.router, self._ask(session, rid, self.router.presence(channel), lambda m: m), "recovery presence")
         elif kind == "history":
-            spawn(self.router, self._ask(
-                session, rid, self.router.history(channel, limit=req.get("limit")),
-                lambda p: {"e": p.epoch, "o": p.offset,
-                           "pubs": [{"o": x.offset, "d": x.data, "t": x.time} for x in p.publications]}),
-                "recovery history")
+            spawn(
+                self.router,
+                self._ask(
+                    session,
+                    rid,
+                    self.router.history(channel, limit=req.get("limit")),
+                    lambda p: {
+                        "e": p.epoch,
+                        "o": p.offset,
+                        "pubs": [{"o": x.offset, "d": x.data, "t": x.time} for x in p.publications],
+                    },
+                ),
+                "recovery history",
+            )
         else:
             self._reply(session, rid, False, error="unknown request")
 
@@ -440,6 +461,7 @@ class Recovery:
             page = await channels.history.read(channel, (str(since[0]), int(since[1])))
             lost = not page.complete
             from sockjs.tornado.channels import wrap_publication
+
             for p in page.publications:
                 catch_up.append(wrap_publication(channel, p.data, (page.epoch, p.offset)).encoded)
                 last = p.offset
@@ -461,4 +483,3 @@ class Recovery:
                     if pub.get("c") == channel and pub.get("o") is not None and pub["o"] <= last:
                         continue
                 session.send_jsonified(encoded, stats=False)
-

@@ -5,6 +5,7 @@ The router is the one place that knows every part; transports, sessions and
 the protocol code know nothing of each other beyond the session's receiver
 interface.
 """
+
 import asyncio
 import logging
 import time
@@ -73,9 +74,14 @@ class SockJSRouter:
        the first session and stopped by :meth:`shutdown`.
     """
 
-    def __init__(self, connection: Type[SockJSConnection], prefix: str = "",
-                 user_settings: Optional[Mapping[str, Any]] = None, io_loop: Any = None,
-                 session_kls: Optional[Type[sessionmod.Session]] = None) -> None:
+    def __init__(
+        self,
+        connection: Type[SockJSConnection],
+        prefix: str = "",
+        user_settings: Optional[Mapping[str, Any]] = None,
+        io_loop: Any = None,
+        session_kls: Optional[Type[sessionmod.Session]] = None,
+    ) -> None:
         if not (isinstance(connection, type) and issubclass(connection, SockJSConnection)):
             raise TypeError("connection must be a SockJSConnection subclass, not %r" % (connection,))
         self._connection = connection
@@ -88,9 +94,14 @@ class SockJSRouter:
         self.stats = stats.StatsCollector()
         self._sweeper: Optional[asyncio.Handle] = None
         self._sweep_loop: Optional[asyncio.AbstractEventLoop] = None
-        self._sweep_interval = min(self.settings["session_check_interval"],
-                                   self.settings["heartbeat_delay"],
-                                   self.settings["disconnect_delay"]) or 1
+        self._sweep_interval = (
+            min(
+                self.settings["session_check_interval"],
+                self.settings["heartbeat_delay"],
+                self.settings["disconnect_delay"],
+            )
+            or 1
+        )
         self._sessions = sessioncontainer.SessionContainer(self._sweep_interval)
         # Monotonic time of the next periodic sweep (a sweep split over
         # several loop turns keeps its period).
@@ -99,8 +110,9 @@ class SockJSRouter:
         #: The tasks sessions start (async handlers), kept until done.
         self.tasks = TaskGroup()
         #: Where the handlers log clients' mistakes (rate-limited).
-        self.client_errors = ClientErrorLog(self.settings["client_error_log_level"],
-                                            self.settings["client_error_log_rate"])
+        self.client_errors = ClientErrorLog(
+            self.settings["client_error_log_level"], self.settings["client_error_log_rate"]
+        )
         self._iframe_cache: Optional[Tuple[bytes, str]] = None
         # Built on first use; a session's close looks it up to unsubscribe.
         self._channels: Optional[Channels] = None
@@ -121,6 +133,7 @@ class SockJSRouter:
         if self._io_loop is not None:
             return self._io_loop
         from tornado.ioloop import IOLoop
+
         return IOLoop.current()
 
     @io_loop.setter
@@ -137,8 +150,13 @@ class SockJSRouter:
         verdict = self.origin_policy.check(headers, embedded)
         if not verdict.allowed:
             self.stats.on_origin_refused()
-            log_origins.debug("refused: %s (Origin %r, Sec-Fetch-Site %r, Referer %r)", verdict.reason,
-                              headers.get("Origin"), headers.get("Sec-Fetch-Site"), headers.get("Referer"))
+            log_origins.debug(
+                "refused: %s (Origin %r, Sec-Fetch-Site %r, Referer %r)",
+                verdict.reason,
+                headers.get("Origin"),
+                headers.get("Sec-Fetch-Site"),
+                headers.get("Referer"),
+            )
         return verdict
 
     def origin_allowed(self, origin: Optional[str]) -> bool:
@@ -315,6 +333,7 @@ class SockJSRouter:
         (``channels.broker``) that links the processes of this service."""
         if self._channels is None:
             from sockjs.tornado.broker import make_broker
+
             namespace = self.settings["broker_namespace"] or "sockjs:" + (self.prefix or "/")
             self._channels = Channels(self, make_broker(self.settings, namespace))
         return self._channels
@@ -343,8 +362,9 @@ class SockJSRouter:
             raise ValueError("a channel name must be a non-empty str, not %r" % (channel,))
         self.channels.publish(channel, _publishable(message))
 
-    async def history(self, channel: str, since: "Optional[Tuple[str, int]]" = None,
-                      limit: Optional[int] = None) -> HistoryPage:
+    async def history(
+        self, channel: str, since: "Optional[Tuple[str, int]]" = None, limit: Optional[int] = None
+    ) -> HistoryPage:
         """The publications kept for ``channel`` (``history_size`` setting),
         oldest first: all of them, or the first ``limit`` after ``since``
         (an ``(epoch, offset)`` pair from an earlier page or publication),
@@ -376,8 +396,7 @@ class SockJSRouter:
 
     # -- shutdown ---------------------------------------------------------
 
-    async def shutdown(self, code: int = 1001, reason: str = "Server shutting down",
-                       timeout: float = 5.0) -> None:
+    async def shutdown(self, code: int = 1001, reason: str = "Server shutting down", timeout: float = 5.0) -> None:
         """Close every session gracefully; afterwards the router holds no
         task, timer or session, and refuses new sessions (503).
 

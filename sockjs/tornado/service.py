@@ -4,6 +4,7 @@
 the endpoints see it only through this interface, never through its
 private attributes, so the router may change inside without them.
 """
+
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple
 
 from sockjs.tornado.clientlog import ClientErrorLog

@@ -21,6 +21,7 @@ The names this module had in 1.x and early 2.0 (``ConnectionInfo``,
 ``CloseReason``, ``BaseSession``, ``RawSession``, ``Broadcast``, the states)
 are still importable from here.
 """
+
 import asyncio
 import logging
 import time
@@ -48,10 +49,24 @@ if TYPE_CHECKING:  # pragma: no cover
     from sockjs.tornado.router import SockJSRouter
 
 __all__ = [
-    "ConnectionInfo", "CloseReason", "Receiver", "BaseSession", "Session",
-    "RawSession", "Broadcast", "CONNECTING", "OPEN", "CLOSING", "CLOSED",
-    "CLOSE_GO_AWAY", "CLOSE_ANOTHER_CONNECTION", "CLOSE_INTERRUPTED", "CLOSE_INTERNAL_ERROR",
-    "CLOSE_SHUTDOWN", "CLOSE_QUEUE_OVERFLOW", "CLOSE_PING_TIMEOUT",
+    "ConnectionInfo",
+    "CloseReason",
+    "Receiver",
+    "BaseSession",
+    "Session",
+    "RawSession",
+    "Broadcast",
+    "CONNECTING",
+    "OPEN",
+    "CLOSING",
+    "CLOSED",
+    "CLOSE_GO_AWAY",
+    "CLOSE_ANOTHER_CONNECTION",
+    "CLOSE_INTERRUPTED",
+    "CLOSE_INTERNAL_ERROR",
+    "CLOSE_SHUTDOWN",
+    "CLOSE_QUEUE_OVERFLOW",
+    "CLOSE_PING_TIMEOUT",
 ]
 
 log = logging.getLogger("sockjs.tornado.session")
@@ -64,12 +79,31 @@ class Session(BaseSession, SessionMixin):
 
     recoverable = True
 
-    __slots__ = ("session_id", "expiry", "expiry_date", "handler", "_queue", "_queued_bytes", "_max_queue",
-                 "_immediate_flush", "_heartbeat_delay", "_verify_ip", "_batching", "_flush_scheduled",
-                 "_last_write", "bound_to_receiver", "on_idle")
+    __slots__ = (
+        "session_id",
+        "expiry",
+        "expiry_date",
+        "handler",
+        "_queue",
+        "_queued_bytes",
+        "_max_queue",
+        "_immediate_flush",
+        "_heartbeat_delay",
+        "_verify_ip",
+        "_batching",
+        "_flush_scheduled",
+        "_last_write",
+        "bound_to_receiver",
+        "on_idle",
+    )
 
-    def __init__(self, conn: "Type[SockJSConnection]", server: "SockJSRouter",
-                 session_id: Optional[str] = None, expiry: Optional[float] = None) -> None:
+    def __init__(
+        self,
+        conn: "Type[SockJSConnection]",
+        server: "SockJSRouter",
+        session_id: Optional[str] = None,
+        expiry: Optional[float] = None,
+    ) -> None:
         self._sweep_slot: Optional[int] = None
         self._sweep_schedule: Optional[SessionContainer] = None
         SessionMixin.__init__(self, session_id, expiry)
@@ -97,8 +131,9 @@ class Session(BaseSession, SessionMixin):
 
     # -- receivers --------------------------------------------------------
 
-    def set_handler(self, handler: Receiver, info_factory: Callable[[], ConnectionInfo],
-                    ip: Optional[str] = None) -> bool:
+    def set_handler(
+        self, handler: Receiver, info_factory: Callable[[], ConnectionInfo], ip: Optional[str] = None
+    ) -> bool:
         """Attach ``handler`` as the receiver; open the session if new.
 
         Returns False (after answering the receiver with the right close
@@ -117,10 +152,10 @@ class Session(BaseSession, SessionMixin):
                 handler.send_frame(frame)
             handler.send_final(proto.close_frame(*self.get_close_reason()))
             return False
-        if (self._verify_ip and ip is not None and self.conn_info is not None
-                and ip != self.conn_info.ip):
-            log.info("session %s: receiver from %s refused, session belongs to %s",
-                     self.session_id, ip, self.conn_info.ip)
+        if self._verify_ip and ip is not None and self.conn_info is not None and ip != self.conn_info.ip:
+            log.info(
+                "session %s: receiver from %s refused, session belongs to %s", self.session_id, ip, self.conn_info.ip
+            )
             handler.send_final(proto.close_frame(*CLOSE_DIFFERENT_IP))
             return False
         self.handler = handler
@@ -192,8 +227,7 @@ class Session(BaseSession, SessionMixin):
         if self.recovery is not None and not self._record(message.encoded):
             return
         handler = self.handler
-        if (handler is not None and not self._queue and not self._batching
-                and self._immediate_flush and handler.ready):
+        if handler is not None and not self._queue and not self._batching and self._immediate_flush and handler.ready:
             # _write(), inlined: this runs once per receiver of a broadcast.
             self._last_write = time.monotonic()
             handler.send_frame(message.frame, message)
@@ -338,8 +372,12 @@ class Session(BaseSession, SessionMixin):
         if self.expiry_date is not None:
             if now < self.expiry_date:
                 return self.expiry_date
-            log.debug("expire %s transport=%s idle=%.1fs", self.session_id_for_log, self.transport_name,
-                      now - self.expiry_date + self.server.settings["disconnect_delay"])
+            log.debug(
+                "expire %s transport=%s idle=%.1fs",
+                self.session_id_for_log,
+                self.transport_name,
+                now - self.expiry_date + self.server.settings["disconnect_delay"],
+            )
             self.close(*CLOSE_GO_AWAY, initiator="timeout")
             return None
         return now + delay
@@ -353,5 +391,6 @@ def __getattr__(name: str) -> Any:
     # RawSession lives in its own module, which imports this one.
     if name == "RawSession":
         from sockjs.tornado.rawsession import RawSession
+
         return RawSession
     raise AttributeError("module %r has no attribute %r" % (__name__, name))

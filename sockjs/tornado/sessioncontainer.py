@@ -12,6 +12,7 @@ session now expires ``disconnect_delay`` from now) refile it at once. A
 sweep's work per second is proportional to the sessions with something to
 do, not to all sessions.
 """
+
 import heapq
 import math
 import time

@@ -2,6 +2,7 @@
 their validation (a value of the wrong type fails at construction, naming
 the key; an unknown key is kept, with a warning naming the nearest known
 key)."""
+
 import difflib
 import logging
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping
@@ -145,8 +146,7 @@ def _transports(key: str, value: Any) -> None:
         raise TypeError("setting %r must be a list of transport names, not %r" % (key, value))
     for name in value:
         if name not in TRANSPORT_NAMES:
-            raise ValueError("setting %r: unknown transport %r (known: %s)"
-                             % (key, name, ", ".join(TRANSPORT_NAMES)))
+            raise ValueError("setting %r: unknown transport %r (known: %s)" % (key, name, ", ".join(TRANSPORT_NAMES)))
 
 
 def _origins(key: str, value: Any) -> None:
@@ -161,12 +161,14 @@ def _origins(key: str, value: Any) -> None:
 
 def _anonymous(key: str, value: Any) -> None:
     from sockjs.tornado.origins import ANONYMOUS_POLICIES
+
     if value not in ANONYMOUS_POLICIES:
         raise ValueError("setting %r must be one of %s, not %r" % (key, ", ".join(ANONYMOUS_POLICIES), value))
 
 
 def _log_level(key: str, value: Any) -> None:
     from sockjs.tornado.clientlog import parse_level
+
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise TypeError("setting %r must be a logging level name or number, not %r" % (key, value))
     try:
@@ -187,6 +189,7 @@ def _optional_str(key: str, value: Any) -> None:
 
 def _broker(key: str, value: Any) -> None:
     from sockjs.tornado.broker import Broker
+
     if value is None or isinstance(value, Broker):
         return
     if not isinstance(value, str):
@@ -194,10 +197,10 @@ def _broker(key: str, value: Any) -> None:
     if not value.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("setting %r: %r is not a redis://, rediss:// or unix:// URL" % (key, value))
     import importlib.util
+
     if importlib.util.find_spec("redis") is None:
         # Fail here, not in the first client's request.
-        raise ValueError("setting %r: a Redis broker needs redis-py: pip install 'sockjs-tornado[redis]'"
-                         % (key,))
+        raise ValueError("setting %r: a Redis broker needs redis-py: pip install 'sockjs-tornado[redis]'" % (key,))
 
 
 def _positive_number(key: str, value: Any) -> None:
@@ -208,6 +211,7 @@ def _positive_number(key: str, value: Any) -> None:
 
 def _compression(key: str, value: Any) -> None:
     from sockjs.tornado.wsdeflate import check_options
+
     check_options(key, value)
 
 
@@ -275,8 +279,11 @@ def validate_settings(user_settings: Mapping[str, Any]) -> Dict[str, Any]:
 
 def _warn_unknown(key: Any) -> None:
     nearest = difflib.get_close_matches(str(key), _CHECKS, n=1, cutoff=0.0)
-    log.warning("unknown setting %r kept as given; not a sockjs-tornado setting "
-                "(nearest known setting: %r)", key, nearest[0] if nearest else None)
+    log.warning(
+        "unknown setting %r kept as given; not a sockjs-tornado setting (nearest known setting: %r)",
+        key,
+        nearest[0] if nearest else None,
+    )
 
 
 def origin_policy(settings: Mapping[str, Any]) -> "OriginPolicy":
@@ -286,4 +293,5 @@ def origin_policy(settings: Mapping[str, Any]) -> "OriginPolicy":
     :raises ValueError: an entry is neither an origin nor a pattern.
     """
     from sockjs.tornado.origins import OriginPolicy
+
     return OriginPolicy(settings["allowed_origins"], settings["anonymous_requests"])

@@ -1,4 +1,5 @@
 """The service's fixed pages: greeting, ``/info`` and the iframe page."""
+
 import hashlib
 import json
 import secrets
@@ -6,8 +7,7 @@ from typing import Any, Dict, Tuple
 
 from sockjs.tornado.basehandler import BaseHandler
 
-__all__ = ["GreetingsHandler", "InfoHandler", "IFrameHandler", "IFRAME_TEMPLATE", "iframe_page",
-           "iframe_page_and_etag"]
+__all__ = ["GreetingsHandler", "InfoHandler", "IFrameHandler", "IFRAME_TEMPLATE", "iframe_page", "iframe_page_and_etag"]
 
 #: The iframe page, byte for byte as the protocol defines it; ``%s`` is
 #: the ``sockjs_url`` setting.

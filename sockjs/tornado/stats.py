@@ -7,6 +7,7 @@ averages over the last 10 seconds of per-second counts. Counting costs an
 integer addition; the averages roll on the router's sweep, not on a timer
 of their own.
 """
+
 import time
 from collections import Counter, deque
 from typing import Any, Deque, Dict, Tuple

@@ -8,6 +8,7 @@ retrieved"). A :class:`TaskGroup` keeps a strong reference to each task
 until it ends, logs a failure once with its traceback when it ends, and
 lets shutdown wait for what is still running.
 """
+
 import asyncio
 import logging
 import time
@@ -65,8 +66,11 @@ class TaskGroup:
             left: List["asyncio.Future[Any]"] = list(self._tasks)
             if not left:
                 break
-            log.warning("%d task(s) still running at shutdown cancelled: %s", len(left),
-                        ", ".join(sorted(set(self._tasks[t][0] for t in left))))
+            log.warning(
+                "%d task(s) still running at shutdown cancelled: %s",
+                len(left),
+                ", ".join(sorted(set(self._tasks[t][0] for t in left))),
+            )
             for task in left:
                 task.cancel()
             cancelled += len(left)

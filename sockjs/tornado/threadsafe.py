@@ -12,6 +12,7 @@ scheduling the next one, and two threads never both schedule a drain.
 The lock is held only to append or to swap the queue, never while a call
 runs or while the loop is being woken.
 """
+
 import asyncio
 import logging
 import threading
@@ -34,8 +35,7 @@ class ThreadsafeCalls:
 
     __slots__ = ("_loop", "_lock", "_calls", "_scheduled", "_begin", "_end")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, begin: Callable[[], None],
-                 end: Callable[[], None]) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, begin: Callable[[], None], end: Callable[[], None]) -> None:
         self._loop = loop
         self._lock = threading.Lock()
         self._calls: Deque[_Call] = deque()

@@ -6,6 +6,7 @@ holds one canary per attribute: when a release renames or removes one, that
 test fails naming it, instead of the server quietly behaving differently.
 Nothing here falls back silently: a missing attribute raises.
 """
+
 import asyncio
 from typing import Any
 
@@ -59,8 +60,8 @@ def set_read_size(transport: asyncio.BaseTransport, size: int = READ_SIZE) -> No
     """
     if type(transport).__module__.startswith("asyncio."):
         if not hasattr(transport, "max_size"):
-            raise AttributeError("asyncio's %s has no max_size any more: see sockjs/tornado/tornadointernals.py"
-                                 % type(transport).__name__)
+            raise AttributeError(
+                "asyncio's %s has no max_size any more: see sockjs/tornado/tornadointernals.py"
+                % type(transport).__name__
+            )
         transport.max_size = size
-
-

@@ -1,4 +1,5 @@
 """Small helpers kept for 1.x importers."""
+
 from typing import Union
 
 __all__ = ["bytes_to_str", "str_to_bytes"]

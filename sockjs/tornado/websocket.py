@@ -10,6 +10,7 @@ the routing, the handshake and everything HTTP stay Tornado's.
 ``WebSocketConnection``, ``WebSocketDelegate``, ``WebSocketLiveness`` and
 ``CLOSE_GRACE`` are still importable from here.
 """
+
 import asyncio
 import logging
 from typing import Any, List, Optional, cast
@@ -29,8 +30,7 @@ from sockjs.tornado.wsconnection import (
 from sockjs.tornado.wsliveness import WebSocketLiveness
 from sockjs.tornado.wstls import IOStreamTransport
 
-__all__ = ["WebSocketDelegate", "WebSocketConnection", "WebSocketLiveness", "SockJSWebSocketHandler",
-           "CLOSE_GRACE"]
+__all__ = ["WebSocketDelegate", "WebSocketConnection", "WebSocketLiveness", "SockJSWebSocketHandler", "CLOSE_GRACE"]
 
 log = logging.getLogger("sockjs.tornado.websocket")
 
@@ -94,8 +94,6 @@ def take_buffered(stream: iostream.IOStream, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-
-
 class SockJSWebSocketHandler(BaseHandler):
     """Base of the websocket endpoints: validates the handshake,
     answers it, and hands the connection to a
@@ -155,9 +153,12 @@ class SockJSWebSocketHandler(BaseHandler):
             key = headers.get("Sec-WebSocket-Key")
             if not key:
                 return self.send_error_text(400, "Missing Sec-WebSocket-Key")
-            agreed = wsnegotiate.negotiate(headers.get_list("Sec-WebSocket-Extensions"),
-                                           headers.get_list("Sec-WebSocket-Protocol"),
-                                           settings["websocket_compression"], self.select_subprotocol)
+            agreed = wsnegotiate.negotiate(
+                headers.get_list("Sec-WebSocket-Extensions"),
+                headers.get_list("Sec-WebSocket-Protocol"),
+                settings["websocket_compression"],
+                self.select_subprotocol,
+            )
             response = _pad_head(
                 "HTTP/1.1 101 Switching Protocols\r\n"
                 "Upgrade: websocket\r\n"
@@ -169,9 +170,15 @@ class SockJSWebSocketHandler(BaseHandler):
         stream = self.detach()
         greeting = response.encode("latin-1")
         if isinstance(stream, iostream.SSLIOStream):
-            conn = WebSocketConnection(delegate, settings["max_message_size"], settings["max_queue_size"],
-                                       greeting=greeting, hixie76_keys=hixie,
-                                       deflate=agreed.deflate, subprotocol=agreed.subprotocol)
+            conn = WebSocketConnection(
+                delegate,
+                settings["max_message_size"],
+                settings["max_queue_size"],
+                greeting=greeting,
+                hixie76_keys=hixie,
+                deflate=agreed.deflate,
+                subprotocol=agreed.subprotocol,
+            )
             await IOStreamTransport(stream, conn).run()
             return
         # Bytes Tornado read past the request head (frames the client sent
@@ -194,9 +201,16 @@ class SockJSWebSocketHandler(BaseHandler):
             return
         stream.close()  # unregisters and closes the original fd only
         sock.setblocking(False)
-        conn = WebSocketConnection(delegate, settings["max_message_size"], settings["max_queue_size"],
-                                   greeting=greeting, initial=buffered, hixie76_keys=hixie,
-                                   deflate=agreed.deflate, subprotocol=agreed.subprotocol)
+        conn = WebSocketConnection(
+            delegate,
+            settings["max_message_size"],
+            settings["max_queue_size"],
+            greeting=greeting,
+            initial=buffered,
+            hixie76_keys=hixie,
+            deflate=agreed.deflate,
+            subprotocol=agreed.subprotocol,
+        )
         # asyncio sets TCP_NODELAY on every TCP transport it makes.
         try:
             transport, _ = await asyncio.get_running_loop().connect_accepted_socket(lambda: conn, sock=sock)

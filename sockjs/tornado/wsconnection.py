@@ -17,6 +17,7 @@ sends is read and dropped until it closes too (or ``CLOSE_GRACE`` passes),
 so that its late data cannot turn our close into a reset that destroys the
 close frame before it is read.
 """
+
 import asyncio
 import logging
 import threading
@@ -27,8 +28,14 @@ from sockjs.tornado import wsframes
 from sockjs.tornado.closecodes import CLOSE_QUEUE_OVERFLOW
 from sockjs.tornado.wsdeflate import DeflateParams
 
-__all__ = ["WebSocketDelegate", "WebSocketConnection", "CLOSE_WRITE_OVERFLOW", "CLOSE_GRACE",
-           "READ_LIMIT", "WRITE_HIGH_WATER"]
+__all__ = [
+    "WebSocketDelegate",
+    "WebSocketConnection",
+    "CLOSE_WRITE_OVERFLOW",
+    "CLOSE_GRACE",
+    "READ_LIMIT",
+    "WRITE_HIGH_WATER",
+]
 
 log = logging.getLogger("sockjs.tornado.websocket")
 
@@ -101,15 +108,44 @@ class WebSocketConnection(asyncio.Protocol):
 
     # Slots: one per connection, tens of thousands per server; ``__dict__``
     # for attributes subclasses add.
-    __slots__ = ("delegate", "transport", "_greeting", "_initial", "_hixie_keys", "_hixie_pending", "hixie76",
-                 "_parser", "_max_write_buffer", "_closed", "_close_sent", "_reading_paused",
-                 "_writing_paused", "_dropped_backlog", "_cork", "last_pong", "ping_sent_at",
-                 "on_writable", "subprotocol", "_deflater", "frame_key", "_plain", "_grace", "__dict__")
+    __slots__ = (
+        "delegate",
+        "transport",
+        "_greeting",
+        "_initial",
+        "_hixie_keys",
+        "_hixie_pending",
+        "hixie76",
+        "_parser",
+        "_max_write_buffer",
+        "_closed",
+        "_close_sent",
+        "_reading_paused",
+        "_writing_paused",
+        "_dropped_backlog",
+        "_cork",
+        "last_pong",
+        "ping_sent_at",
+        "on_writable",
+        "subprotocol",
+        "_deflater",
+        "frame_key",
+        "_plain",
+        "_grace",
+        "__dict__",
+    )
 
-    def __init__(self, delegate: WebSocketDelegate, max_message_size: int,
-                 max_write_buffer: int, greeting: bytes = b"", initial: bytes = b"",
-                 hixie76_keys: Optional["tuple[str, str]"] = None,
-                 deflate: Optional[DeflateParams] = None, subprotocol: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        delegate: WebSocketDelegate,
+        max_message_size: int,
+        max_write_buffer: int,
+        greeting: bytes = b"",
+        initial: bytes = b"",
+        hixie76_keys: Optional["tuple[str, str]"] = None,
+        deflate: Optional[DeflateParams] = None,
+        subprotocol: Optional[str] = None,
+    ) -> None:
         self.delegate = delegate
         #: The subprotocol the handshake answered with, if any.
         self.subprotocol = subprotocol
@@ -278,8 +314,7 @@ class WebSocketConnection(asyncio.Protocol):
             # delegate hears 1013, not from the peer (it logs, naming its
             # session).
             self._dropped_backlog = transport.get_write_buffer_size()  # type: ignore[attr-defined]
-            log.debug("websocket peer reads too slowly (%d bytes unsent); closing",
-                      self._dropped_backlog)
+            log.debug("websocket peer reads too slowly (%d bytes unsent); closing", self._dropped_backlog)
             self.close(*CLOSE_WRITE_OVERFLOW)
 
     def _payload(self, opcode: int, payload: bytes) -> bytes:

@@ -12,6 +12,7 @@ parameters, so a broadcast is compressed once (:attr:`DeflateParams.share_key`),
 and such connections share one compressor per thread instead of holding
 one each.
 """
+
 import threading
 import zlib
 from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple

@@ -9,6 +9,7 @@ Parsing whole buffers, instead of awaiting each frame piecewise as
 ``tornado.websocket`` does, is what lets the websocket path run several
 times faster than Tornado's own handler (bench/README.md).
 """
+
 import base64
 import codecs
 import hashlib
@@ -23,16 +24,32 @@ else:
 try:
     from tornado.speedups import websocket_mask as _mask  # type: ignore[import-not-found,unused-ignore]
 except ImportError:  # pragma: no cover - Tornado built without its C speedups
+
     def _mask(mask: bytes, data: bytes) -> bytes:
         n = len(data)
         key = int.from_bytes((mask * (n // 4 + 1))[:n], "little")
         return (int.from_bytes(data, "little") ^ key).to_bytes(n, "little")
 
+
 __all__ = [
-    "OP_CONT", "OP_TEXT", "OP_BINARY", "OP_CLOSE", "OP_PING", "OP_PONG",
-    "ProtocolError", "FrameParser", "Hixie76Parser", "build_frame",
-    "close_payload", "parse_close_payload", "check_close_payload", "valid_close_code",
-    "accept_key", "hixie76_answer", "Inflater", "Message",
+    "OP_CONT",
+    "OP_TEXT",
+    "OP_BINARY",
+    "OP_CLOSE",
+    "OP_PING",
+    "OP_PONG",
+    "ProtocolError",
+    "FrameParser",
+    "Hixie76Parser",
+    "build_frame",
+    "close_payload",
+    "parse_close_payload",
+    "check_close_payload",
+    "valid_close_code",
+    "accept_key",
+    "hixie76_answer",
+    "Inflater",
+    "Message",
 ]
 
 OP_CONT = 0x0
@@ -181,8 +198,22 @@ class FrameParser:
     its decompressed size too.
     """
 
-    __slots__ = ("_buf", "max_message_size", "_inflater", "_op", "_compressed", "_parts", "_size",
-                 "_out_size", "_decoder", "_rest", "_rest_mask", "_rest_offset", "_rest_fin", "_done")
+    __slots__ = (
+        "_buf",
+        "max_message_size",
+        "_inflater",
+        "_op",
+        "_compressed",
+        "_parts",
+        "_size",
+        "_out_size",
+        "_decoder",
+        "_rest",
+        "_rest_mask",
+        "_rest_offset",
+        "_rest_fin",
+        "_done",
+    )
 
     def __init__(self, max_message_size: int, inflater: Optional[Inflater] = None) -> None:
         self._buf = b""
@@ -192,8 +223,8 @@ class FrameParser:
         self._op: Optional[int] = None
         self._compressed = False
         self._parts: List[Union[str, bytes]] = []
-        self._size = 0       # its bytes on the wire so far
-        self._out_size = 0   # its decompressed bytes so far
+        self._size = 0  # its bytes on the wire so far
+        self._out_size = 0  # its decompressed bytes so far
         self._decoder: Optional[codecs.IncrementalDecoder] = None
         # The data frame whose payload is still arriving (``_rest`` bytes).
         self._rest = 0
@@ -264,8 +295,8 @@ class FrameParser:
                     raise ProtocolError(1002, "Control frame too long")
                 if end - pos < hdr + n:
                     break
-                mask = buf[pos + hdr - 4:pos + hdr]
-                payload = _mask(mask, buf[pos + hdr:pos + hdr + n]) if n else b""
+                mask = buf[pos + hdr - 4 : pos + hdr]
+                payload = _mask(mask, buf[pos + hdr : pos + hdr + n]) if n else b""
                 pos += hdr + n
                 if opcode == OP_CLOSE:
                     check_close_payload(payload)
@@ -283,7 +314,7 @@ class FrameParser:
             avail = end - pos - hdr
             if fin and opcode != OP_CONT and not rsv and avail >= n:
                 # The common case: a whole message in one whole frame.
-                payload = _mask(buf[pos + hdr - 4:pos + hdr], buf[pos + hdr:pos + hdr + n]) if n else b""
+                payload = _mask(buf[pos + hdr - 4 : pos + hdr], buf[pos + hdr : pos + hdr + n]) if n else b""
                 pos += hdr + n
                 if opcode == OP_TEXT:
                     try:
@@ -295,7 +326,7 @@ class FrameParser:
                 continue
             if opcode != OP_CONT:
                 self._start(opcode, bool(rsv))
-            mask = buf[pos + hdr - 4:pos + hdr]
+            mask = buf[pos + hdr - 4 : pos + hdr]
             start = pos + hdr
             self._size += n
             if avail >= n:
@@ -401,7 +432,7 @@ class Hixie76Parser:
                             raise ProtocolError(1009, "Message too big")
                         break
                     try:
-                        out.append((OP_TEXT, buf[pos + 1:stop].decode("utf-8")))
+                        out.append((OP_TEXT, buf[pos + 1 : stop].decode("utf-8")))
                     except UnicodeDecodeError:
                         raise ProtocolError(1007, "Invalid UTF-8") from None
                     pos = stop + 1

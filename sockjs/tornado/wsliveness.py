@@ -1,4 +1,5 @@
 """Ping liveness shared by the websocket receivers (SockJS and raw)."""
+
 from typing import Optional
 
 from sockjs.tornado.wsconnection import WebSocketConnection

@@ -6,6 +6,7 @@ I/O: the extensions (permessage-deflate, RFC 7692) and the subprotocol
 choices and returns :class:`Negotiated`: the lines to add to the
 handshake answer, the agreed compression, the chosen subprotocol.
 """
+
 import re
 from typing import Any, Callable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
@@ -114,8 +115,7 @@ def _window_bits(value: Optional[str]) -> Optional[int]:
     return bits if 8 <= bits <= 15 else None
 
 
-def negotiate_deflate(offers: Sequence[Offer], options: Mapping[str, Any]
-                      ) -> Optional[Tuple[DeflateParams, str]]:
+def negotiate_deflate(offers: Sequence[Offer], options: Mapping[str, Any]) -> Optional[Tuple[DeflateParams, str]]:
     """Accept the first permessage-deflate offer whose parameters are valid
     (RFC 7692 section 7): the agreed parameters, and the response's
     extension value. ``options`` are the ``websocket_compression``
@@ -179,9 +179,12 @@ def negotiate_deflate(offers: Sequence[Offer], options: Mapping[str, Any]
     return None
 
 
-def negotiate(extensions: Sequence[str], subprotocols: Sequence[str],
-              compression: Optional[Mapping[str, Any]],
-              select_subprotocol: Callable[[List[str]], Optional[str]]) -> Negotiated:
+def negotiate(
+    extensions: Sequence[str],
+    subprotocols: Sequence[str],
+    compression: Optional[Mapping[str, Any]],
+    select_subprotocol: Callable[[List[str]], Optional[str]],
+) -> Negotiated:
     """Negotiate a handshake: ``extensions`` and ``subprotocols`` are the
     values of the request's ``Sec-WebSocket-Extensions`` and
     ``Sec-WebSocket-Protocol`` headers; ``compression`` the
@@ -196,8 +199,9 @@ def negotiate(extensions: Sequence[str], subprotocols: Sequence[str],
     chosen = select_subprotocol(offered)
     if chosen is not None:
         if chosen not in offered:
-            raise ValueError("select_subprotocol() returned %r, which the client did not offer (%r)"
-                             % (chosen, offered))
+            raise ValueError(
+                "select_subprotocol() returned %r, which the client did not offer (%r)" % (chosen, offered)
+            )
         lines.append("Sec-WebSocket-Protocol: %s\r\n" % chosen)
     deflate: Optional[DeflateParams] = None
     if compression is not None and extensions:

@@ -2,6 +2,7 @@
 cannot be moved to an asyncio transport, so :class:`IOStreamTransport`
 drives the same :class:`~sockjs.tornado.wsconnection.WebSocketConnection`
 from the stream, with the flow control asyncio's transports give."""
+
 import asyncio
 from typing import Any, Optional
 

@@ -12,6 +12,7 @@ its own process, synchronously, whatever the broker. So:
 Select one with the router setting ``broker``: ``None`` (in-process), a
 ``redis://`` URL, or a :class:`Broker` instance.
 """
+
 from typing import Any, Mapping
 
 from sockjs.tornado.broker.base import Broker, Deliver, LocalBroker
@@ -32,7 +33,8 @@ def make_broker(settings: Mapping[str, Any], namespace: str) -> Broker:
         return spec
     if isinstance(spec, str) and spec.startswith(("redis://", "rediss://", "unix://")):
         from sockjs.tornado.broker.redisbroker import RedisBroker
-        return RedisBroker(spec, namespace,
-                           buffer_size=settings["broker_buffer_size"],
-                           retry_max=settings["broker_retry_max"])
+
+        return RedisBroker(
+            spec, namespace, buffer_size=settings["broker_buffer_size"], retry_max=settings["broker_retry_max"]
+        )
     raise ValueError("setting 'broker' must be None, a redis:// URL or a Broker, not %r" % (spec,))

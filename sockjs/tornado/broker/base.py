@@ -1,4 +1,5 @@
 """The broker interface, and the in-process broker."""
+
 import abc
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 

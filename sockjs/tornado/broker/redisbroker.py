@@ -37,6 +37,7 @@ publisher's own included, when Redis hands it back: one order per channel
 everywhere, the order of the offsets. During an outage they wait in the
 same buffer.
 """
+
 import asyncio
 import itertools
 import json
@@ -82,8 +83,14 @@ class RedisBroker(Broker):
     ``client_kwargs`` go to ``redis.asyncio.Redis.from_url``.
     """
 
-    def __init__(self, url: str, namespace: str, buffer_size: int = 10000,
-                 retry_max: float = 2.0, client_kwargs: Optional[Dict[str, Any]] = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        namespace: str,
+        buffer_size: int = 10000,
+        retry_max: float = 2.0,
+        client_kwargs: Optional[Dict[str, Any]] = None,
+    ) -> None:
         if buffer_size <= 0:
             raise ValueError("buffer_size must be positive, not %r" % (buffer_size,))
         self.url = url
@@ -112,8 +119,8 @@ class RedisBroker(Broker):
         self._drop_warned = False
         self._closed = False
         self.counters: Dict[str, int] = dict.fromkeys(
-            ("published", "sent", "received", "duplicates", "lost", "dropped",
-             "malformed", "outages"), 0)
+            ("published", "sent", "received", "duplicates", "lost", "dropped", "malformed", "outages"), 0
+        )
 
     # -- Broker -----------------------------------------------------------
 
@@ -127,8 +134,10 @@ class RedisBroker(Broker):
         kwargs.update(self._client_kwargs)
         self._client = aioredis.Redis.from_url(self.url, **kwargs)
         self._wakeup = asyncio.Event()
-        self._tasks = (spawn(None, self._run_reader(), "redis broker reader"),
-                       spawn(None, self._run_writer(), "redis broker writer"))
+        self._tasks = (
+            spawn(None, self._run_reader(), "redis broker reader"),
+            spawn(None, self._run_writer(), "redis broker writer"),
+        )
         if self._state is not None:
             self._state.start()
 
@@ -142,6 +151,7 @@ class RedisBroker(Broker):
         """History, presence and recovery records in this Redis."""
         if self._state is None:
             from sockjs.tornado.broker.redisstate import RedisState
+
             self._state = RedisState(self)
             if self._client is not None:
                 self._state.start()
@@ -150,12 +160,14 @@ class RedisBroker(Broker):
     def history_store(self, size: int, ttl: float) -> "RedisHistory":
         if self._history is None:
             from sockjs.tornado.broker.redisstate import RedisHistory
+
             self._history = RedisHistory(self.state, size, ttl)
         return self._history
 
     def presence_store(self, ttl: float) -> "RedisPresence":
         if self._presence is None:
             from sockjs.tornado.broker.redisstate import RedisPresence
+
             self._presence = RedisPresence(self.state, ttl)
         return self._presence
 
@@ -173,8 +185,9 @@ class RedisBroker(Broker):
             self.counters["dropped"] += 1
             if not self._drop_warned:
                 self._drop_warned = True
-                log.warning("redis broker %s: %d publications waiting, dropping the oldest",
-                            self.url, len(self._outbox) + 1)
+                log.warning(
+                    "redis broker %s: %d publications waiting, dropping the oldest", self.url, len(self._outbox) + 1
+                )
         # ensure_ascii keeps lone surrogates (valid in SockJS JSON) encodable.
         envelope = json.dumps([self.process_id, self._seq, channel, message])
         script = None
@@ -232,9 +245,13 @@ class RedisBroker(Broker):
             return
         self._outage_since = time.monotonic()
         self.counters["outages"] += 1
-        log.warning("redis broker %s unreachable (%s: %s); reconnecting in the background, "
-                    "keeping up to %d publications", self.url, side, exc or type(exc).__name__,
-                    self.buffer_size)
+        log.warning(
+            "redis broker %s unreachable (%s: %s); reconnecting in the background, keeping up to %d publications",
+            self.url,
+            side,
+            exc or type(exc).__name__,
+            self.buffer_size,
+        )
 
     def _up(self, side: str) -> None:
         if side == "reader":
@@ -243,8 +260,13 @@ class RedisBroker(Broker):
             self._writer_up = True
         if not (self._reader_up and self._writer_up) or self._outage_since is None:
             return
-        log.info("redis broker %s reconnected after %.1fs; sending %d buffered publications in %.1fs",
-                 self.url, time.monotonic() - self._outage_since, len(self._outbox), self.retry_max)
+        log.info(
+            "redis broker %s reconnected after %.1fs; sending %d buffered publications in %.1fs",
+            self.url,
+            time.monotonic() - self._outage_since,
+            len(self._outbox),
+            self.retry_max,
+        )
         self._outage_since = None
         self._drop_warned = False
         # Give every other process time to retry and resubscribe.
@@ -299,8 +321,7 @@ class RedisBroker(Broker):
                 position = (epoch, offset)
             elif len(fields) != 4:
                 raise ValueError("bad length")
-            if not (isinstance(pid, str) and isinstance(seq, int)
-                    and (channel is None or isinstance(channel, str))):
+            if not (isinstance(pid, str) and isinstance(seq, int) and (channel is None or isinstance(channel, str))):
                 raise ValueError("bad field types")
         except (ValueError, TypeError) as e:
             self.counters["malformed"] += 1
@@ -319,8 +340,7 @@ class RedisBroker(Broker):
                 return
             if seq > last + 1:
                 self.counters["lost"] += seq - last - 1
-                log.info("redis broker %s: missed %d publications of %s",
-                         self.namespace, seq - last - 1, pid)
+                log.info("redis broker %s: missed %d publications of %s", self.namespace, seq - last - 1, pid)
             self._last_seen.move_to_end(pid)
         self._last_seen[pid] = seq
         if len(self._last_seen) > _MAX_PUBLISHERS:
@@ -367,6 +387,7 @@ class RedisBroker(Broker):
                 try:
                     if self._script_sha is None and any(item[2] is not None for item in batch):
                         from sockjs.tornado.broker.redisstate import PUBLISH_KEPT_LUA
+
                         self._script_sha = _text(await self._client.script_load(PUBLISH_KEPT_LUA))
                     pipe = self._client.pipeline(transaction=False)
                     for _, envelope, script in batch:

@@ -21,6 +21,7 @@ Keys, all under the broker's namespace ``ns``:
 Writes are fire-and-forget and leave in call order, pipelined by one
 task; a Redis outage delays them (the task retries) and logs once.
 """
+
 import asyncio
 import json
 import logging
@@ -182,15 +183,19 @@ class RedisHistory(HistoryStore):
     def publish_args(self, channel: str, head: str, data: str) -> Tuple[List[str], List[Any]]:
         """KEYS and ARGV of :data:`PUBLISH_KEPT_LUA` for one publication."""
         st = self._state
-        return ([st.key("h", channel), st.key("hm", channel)],
-                [st.ns, head, data, self.size, int(self.ttl * 1000), new_epoch()])
+        return (
+            [st.key("h", channel), st.key("hm", channel)],
+            [st.ns, head, data, self.size, int(self.ttl * 1000), new_epoch()],
+        )
 
-    async def read(self, channel: str, since: Optional[Tuple[str, int]] = None,
-                   limit: Optional[int] = None) -> HistoryPage:
+    async def read(
+        self, channel: str, since: Optional[Tuple[str, int]] = None, limit: Optional[int] = None
+    ) -> HistoryPage:
         st = self._state
         ttl_ms = int(self.ttl * 1000)
         epoch_raw, top_raw, entries = await st.read(
-            "EVAL", READ_KEPT_LUA, 2, st.key("h", channel), st.key("hm", channel), new_epoch(), ttl_ms)
+            "EVAL", READ_KEPT_LUA, 2, st.key("h", channel), st.key("hm", channel), new_epoch(), ttl_ms
+        )
         horizon_ms = time.time() * 1000 - ttl_ms
         kept: List[Publication] = []
         for entry_id, fields in entries:
@@ -200,7 +205,7 @@ class RedisHistory(HistoryStore):
             f = {_text(k): v for k, v in zip(fields[::2], fields[1::2])}
             kept.append(Publication(int(f["o"]), json.loads(_text(f["d"])), ms / 1000.0))
         if len(kept) > self.size:
-            kept = kept[-self.size:]
+            kept = kept[-self.size :]
         return page(_text(epoch_raw), int(top_raw), kept, since, limit)
 
 
@@ -214,8 +219,7 @@ class RedisPresence(PresenceStore):
         state.keep_alive(ttl)
 
     def join(self, channel: str, client_id: str, info: Any) -> None:
-        self._state.write("HSET", self._state.key("p", channel), client_id,
-                          json.dumps([self._pid, info]))
+        self._state.write("HSET", self._state.key("p", channel), client_id, json.dumps([self._pid, info]))
 
     def leave(self, channel: str, client_id: str) -> None:
         self._state.write("HDEL", self._state.key("p", channel), client_id)

@@ -1,4 +1,5 @@
 """SockJS transports, one module each (1.x import paths)."""
+
 from sockjs.tornado.transports.eventsource import EventSourceTransport
 from sockjs.tornado.transports.htmlfile import HtmlFileTransport
 from sockjs.tornado.transports.jsonp import JSONPSendHandler, JSONPTransport
@@ -8,7 +9,13 @@ from sockjs.tornado.transports.xhr import XhrPollingTransport, XhrSendHandler
 from sockjs.tornado.transports.xhrstreaming import XhrStreamingTransport
 
 __all__ = [
-    "EventSourceTransport", "HtmlFileTransport", "JSONPSendHandler", "JSONPTransport",
-    "RawWebSocketTransport", "WebSocketTransport", "XhrPollingTransport", "XhrSendHandler",
+    "EventSourceTransport",
+    "HtmlFileTransport",
+    "JSONPSendHandler",
+    "JSONPTransport",
+    "RawWebSocketTransport",
+    "WebSocketTransport",
+    "XhrPollingTransport",
+    "XhrSendHandler",
     "XhrStreamingTransport",
 ]

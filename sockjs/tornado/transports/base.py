@@ -1,4 +1,5 @@
 """What every transport shares, whatever carries it."""
+
 from typing import Optional
 
 from sockjs.tornado.session import Broadcast

@@ -1,4 +1,5 @@
 """The ``c`` callback argument of ``jsonp`` and ``htmlfile``."""
+
 import re
 
 __all__ = ["CallbackMixin"]

@@ -1,4 +1,5 @@
 """``eventsource``: Server-Sent Events."""
+
 from sockjs.tornado.transports.streamingbase import StreamingTransportBase
 
 __all__ = ["EventSourceTransport"]

@@ -1,5 +1,6 @@
 """``htmlfile``: a page that calls its parent's
 callback for each frame, for browsers without XHR streaming."""
+
 from sockjs.tornado import proto
 from sockjs.tornado.transports.callback import CallbackMixin
 from sockjs.tornado.transports.streamingbase import StreamingTransportBase

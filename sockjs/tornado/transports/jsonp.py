@@ -1,4 +1,5 @@
 """``jsonp`` polling and ``jsonp_send``."""
+
 from typing import Any
 
 from sockjs.tornado import proto

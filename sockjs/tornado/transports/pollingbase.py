@@ -4,6 +4,7 @@ One request is one receiver: it attaches to the session named in the URL
 (opening it if new), takes frames, and detaches when its response ends. A
 client that drops the request mid-way closes the session with 1002.
 """
+
 from typing import Optional
 
 from sockjs.tornado.basehandler import PreflightHandler

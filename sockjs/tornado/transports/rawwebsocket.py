@@ -3,6 +3,7 @@ text and binary messages in and out, unchanged; the application's close
 becomes a websocket close frame with its code and reason. The application
 may choose a subprotocol among those the client offers
 (``SockJSConnection.select_subprotocol``)."""
+
 from typing import List, Optional, Union
 
 from sockjs.tornado.connectioninfo import ConnectionInfo

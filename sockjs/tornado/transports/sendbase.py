@@ -5,6 +5,7 @@ one gets 413 before it is buffered. When an async ``on_message`` is still
 running, the answer waits for it, so a client that sends faster than the
 application handles is slowed down instead of buffered without bound.
 """
+
 from typing import Any, Optional
 
 from sockjs.tornado import proto
@@ -67,6 +68,7 @@ def form_field(body: bytes, name: str) -> Optional[bytes]:
     """The first value of field ``name`` in an urlencoded form body, as the
     bytes the client encoded (any charset; the caller decodes)."""
     from urllib.parse import parse_qs
+
     # latin-1 maps each byte to one code point and back, so raw and
     # percent-escaped non-ASCII bytes survive (parse_qs on bytes insists on
     # ASCII and raises on the UTF-8 a browser form sends).

@@ -2,6 +2,7 @@
 straight to the connection; the response ends after the frame that takes
 it past ``response_limit`` (the prelude not counted), and the client
 reconnects for more."""
+
 import asyncio
 import threading
 from typing import Any, List, Optional

@@ -83,8 +83,9 @@ class WebSocketReceiver(WebSocketLiveness, BaseTransportMixin):
             session.handler = None
         self.server.untrack(session)
         if by_peer:
-            session.close(*(CLOSE_BY_CLIENT if code in (None, 1000, 1001, 1005, 1006) else (code, reason)),
-                          initiator="client")
+            session.close(
+                *(CLOSE_BY_CLIENT if code in (None, 1000, 1001, 1005, 1006) else (code, reason)), initiator="client"
+            )
         elif code == 1013:
             # The connection dropped a peer that stopped reading.
             assert self.conn is not None
@@ -125,7 +126,6 @@ class WebSocketReceiver(WebSocketLiveness, BaseTransportMixin):
         conn.close(1000, "", by_peer=False)
 
 
-
 #: How a session whose websocket the client ended is closed.
 CLOSE_BY_CLIENT = (1000, "Normal closure")
 
@@ -141,5 +141,3 @@ class WebSocketTransport(SockJSWebSocketHandler):
     def get(self, *args: Any, **kwargs: Any) -> Any:
         # The session id is not used: each connection is its own session.
         return super().get()
-
-

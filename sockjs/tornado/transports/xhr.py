@@ -1,4 +1,5 @@
 """``xhr`` polling and ``xhr_send``."""
+
 from typing import Any
 
 from sockjs.tornado.transports.pollingbase import PollingTransportBase

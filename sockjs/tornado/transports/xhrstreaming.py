@@ -1,4 +1,5 @@
 """``xhr_streaming``."""
+
 from sockjs.tornado.transports.streamingbase import StreamingTransportBase
 
 __all__ = ["XhrStreamingTransport"]
