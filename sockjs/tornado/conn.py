@@ -245,3 +245,11 @@ class SockJSConnection:
         initiator is ``"application"``, ``"client"``, ``"timeout"``,
         ``"error"`` or ``"server"``; ``None`` while open."""
         return self.session.close_reason
+
+
+def restore_identity(conn: SockJSConnection, client_id: Optional[str], data: Any) -> None:
+    """Give a connection restored after its process died the ``client_id``
+    and ``data`` its client had (read back from the broker), without saving
+    them again as an assignment to ``data`` would. For the recovery layer."""
+    conn.__dict__["_client_id"] = client_id or conn.client_id
+    conn.__dict__["_data"] = data

@@ -64,6 +64,7 @@ import uuid
 from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Tuple
 
+from sockjs.tornado.conn import restore_identity
 from sockjs.tornado.tasks import spawn
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -281,8 +282,7 @@ class Recovery:
         except ValueError:
             positions = {}
         conn = session.conn
-        conn.__dict__["_client_id"] = saved.get("cid") or conn.client_id
-        conn.__dict__["_data"] = saved.get("data")
+        restore_identity(conn, saved.get("cid"), saved.get("data"))
         conn.presence_info = saved.get("info")
         conn.recovered = "restored"
         rec = session.recovery = RecoveryState(token)
