@@ -215,6 +215,20 @@ def test_server() -> Any:
 
 
 @pytest.fixture
+def redis_url() -> Any:
+    """The URL of a redis-server of the test's own on 127.0.0.1 (started by
+    the cluster example's helper, imported here so that the Python-only
+    subset never needs it)."""
+    sys.path.insert(0, os.path.join(ROOT, "examples", "cluster"))
+    from cluster import Cluster
+
+    c = Cluster(nodes=0)
+    c.start_redis()
+    yield c.redis_url
+    c.cleanup()
+
+
+@pytest.fixture
 def make_server() -> Any:
     """Factory: ``make_server(app_factory, **http_kwargs)`` starts a server
     that is stopped after the test."""

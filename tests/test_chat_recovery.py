@@ -17,7 +17,6 @@ from cluster_clients import wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "examples", "cluster"))
-from cluster import Cluster  # noqa: E402
 
 # Loaded under its own name: the cluster example has a server.py too.
 _spec = importlib.util.spec_from_file_location(
@@ -29,14 +28,6 @@ _spec.loader.exec_module(chat_server)
 make_app = chat_server.make_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.cluster, pytest.mark.timeout(120)]
-
-
-@pytest.fixture
-def redis_url() -> Any:
-    c = Cluster(nodes=0)
-    c.start_redis()
-    yield c.redis_url
-    c.cleanup()
 
 
 def test_chat_spans_two_processes_and_survives_a_cut(redis_url: str, make_server: Any) -> None:

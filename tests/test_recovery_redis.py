@@ -3,8 +3,6 @@ two or three servers (threads with their own loop and router, standing for
 processes)."""
 
 import json
-import os
-import sys
 import time
 import uuid
 from typing import Any, List
@@ -16,9 +14,6 @@ from cluster_clients import wait_for
 from conftest import ServerThread, router_app
 
 from sockjs.tornado import SockJSConnection, SockJSRouter
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "cluster"))
-from cluster import Cluster
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(60)]
 
@@ -39,14 +34,6 @@ class Conn(SockJSConnection):
         elif cmd == "data":
             self.data = json.loads(rest)
             self.send("saved")
-
-
-@pytest.fixture
-def redis_url() -> Any:
-    c = Cluster(nodes=0)
-    c.start_redis()
-    yield c.redis_url
-    c.cleanup()
 
 
 def settings(redis_url: str, **kw: Any) -> Any:
