@@ -16,6 +16,7 @@ transports above it.
 """
 
 import asyncio
+import functools
 import logging
 import re
 import time
@@ -78,8 +79,10 @@ def _reason(status: int) -> str:
     return reason
 
 
+@functools.lru_cache(maxsize=256)
 def _canonical(name: str) -> str:
-    # Tornado's spelling of a header name: "content-type" -> "Content-Type".
+    # Tornado's spelling of a header name: "content-type" -> "Content-Type"
+    # (asked for the few names Tornado and this package look up).
     return "-".join(w.capitalize() for w in name.split("-"))
 
 
