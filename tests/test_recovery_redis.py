@@ -200,3 +200,21 @@ def test_a_client_of_a_process_shut_down_for_a_deploy_is_restored_by_another(red
         assert Conn.conns[-1].data == {"n": 2}
     finally:
         ws2.close()
+
+
+def test_a_dead_entry_rewritten_by_a_live_process_stays(redis_url: str) -> None:
+    """A reader that saw a client's entry under a dead process deletes it
+    only if it is unchanged: a live process that restored the client
+    meanwhile has rewritten it, and that entry stays."""
+    import redis
+
+    from sockjs.tornado.broker.redisstate import DROP_DEAD_LUA
+
+    store = redis.Redis.from_url(redis_url)
+    key = "t-%s:p:race" % NS
+    old, new = json.dumps(["dead", {"n": 1}]), json.dumps(["live", {"n": 1}])
+    store.hset(key, mapping={"restored": new, "gone": old})
+    # Both were read as the dead process's; "restored" was rewritten since.
+    store.eval(DROP_DEAD_LUA, 1, key, "restored", old, "gone", old)
+    assert store.hgetall(key) == {b"restored": new.encode()}
+    store.delete(key)

@@ -71,6 +71,19 @@ return {m[1], m[2] or '0', redis.call('XRANGE', KEYS[1], '-', '+')}
 """
 
 
+#: Delete presence entries of dead processes, each only if it is still the
+#: value read: a client restored meanwhile by a live process has rewritten
+#: its entry, which must stay. KEYS: the hash. ARGV: field, value, ...
+DROP_DEAD_LUA = """
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  end
+end
+return 0
+"""
+
+
 def _text(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
@@ -228,23 +241,23 @@ class RedisPresence(PresenceStore):
         st = self._state
         key = st.key("p", channel)
         raw = await st.read("HGETALL", key)
-        entries: Dict[str, Tuple[str, Any]] = {}
+        entries: Dict[str, Tuple[str, Any, str]] = {}
         items = list(raw.items()) if isinstance(raw, dict) else list(zip(raw[::2], raw[1::2]))
         for k, v in items:
             try:
                 pid, info = json.loads(_text(v))
             except (ValueError, TypeError):
                 continue
-            entries[_text(k)] = (str(pid), info)
-        pids = sorted({pid for pid, _ in entries.values() if pid != self._pid})
+            entries[_text(k)] = (str(pid), info, _text(v))
+        pids = sorted({pid for pid, _, _ in entries.values() if pid != self._pid})
         alive = {self._pid}
         if pids:
             flags = await st.read("MGET", *[st.key("alive", p) for p in pids])
             alive.update(p for p, flag in zip(pids, flags) if flag is not None)
-        dead = [cid for cid, (pid, _) in entries.items() if pid not in alive]
+        dead = [(cid, value) for cid, (pid, _, value) in entries.items() if pid not in alive]
         if dead:
-            st.write("HDEL", key, *dead)
-        return {cid: info for cid, (pid, info) in entries.items() if pid in alive}
+            st.write("EVAL", DROP_DEAD_LUA, 1, key, *[item for pair in dead for item in pair])
+        return {cid: info for cid, (pid, info, _) in entries.items() if pid in alive}
 
     async def close(self) -> None:
         self._state.write("DEL", self._state.key("alive", self._pid))
