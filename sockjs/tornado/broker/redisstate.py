@@ -10,6 +10,9 @@ Keys, all under the broker's namespace ``ns``:
   ``history_ttl`` of silence; the next publication then starts a new epoch.
   One Lua script appends, numbers and publishes, so offsets follow the
   order in which subscribers everywhere receive the publications.
+* ``ns:seq:<process_id>`` the sequence number of the last kept
+  publication of that process that Redis applied (so a re-sent one is
+  stored once), expiring after ``history_ttl``.
 * ``ns:p:<channel>`` a hash ``client_id -> [process_id, info]``;
   ``ns:alive:<process_id>`` a key each process refreshes every third of
   ``presence_ttl``. Readers ignore (and delete) entries of a process whose
@@ -40,10 +43,21 @@ __all__ = ["RedisState", "RedisHistory", "RedisPresence", "PUBLISH_KEPT_LUA"]
 log = logging.getLogger("sockjs.tornado.broker")
 
 #: Append to a channel's history, number the publication and publish it,
-#: atomically. KEYS: stream, meta. ARGV: pub/sub channel, envelope head
-#: (a JSON array missing its last two items and closing bracket), data
-#: JSON, maxlen, ttl in ms, a candidate epoch.
+#: atomically, once: a publication the writer sends again (its pipeline
+#: failed after Redis ran part of it) is skipped. KEYS: stream, meta, the
+#: publishing process's mark. ARGV: pub/sub channel, envelope head (a JSON
+#: array missing its last two items and closing bracket), data JSON,
+#: maxlen, ttl in ms, a candidate epoch, the publication's sequence number
+#: in its process. A process's kept publications reach Redis in sequence
+#: order, so the mark (the highest number applied) tells what was applied.
+#: Returns the offset, or 0 for a publication applied before.
 PUBLISH_KEPT_LUA = """
+local seq = tonumber(ARGV[7])
+local mark = tonumber(redis.call('GET', KEYS[3]) or '0')
+if seq <= mark then
+  return 0
+end
+redis.call('SET', KEYS[3], ARGV[7], 'PX', ARGV[5])
 local epoch = redis.call('HGET', KEYS[2], 'e')
 if not epoch then
   epoch = ARGV[6]
@@ -193,12 +207,13 @@ class RedisHistory(HistoryStore):
         super().__init__(size, ttl)
         self._state = state
 
-    def publish_args(self, channel: str, head: str, data: str) -> Tuple[List[str], List[Any]]:
-        """KEYS and ARGV of :data:`PUBLISH_KEPT_LUA` for one publication."""
+    def publish_args(self, channel: str, head: str, data: str, seq: int) -> Tuple[List[str], List[Any]]:
+        """KEYS and ARGV of :data:`PUBLISH_KEPT_LUA` for publication number
+        ``seq`` of this process."""
         st = self._state
         return (
-            [st.key("h", channel), st.key("hm", channel)],
-            [st.ns, head, data, self.size, int(self.ttl * 1000), new_epoch()],
+            [st.key("h", channel), st.key("hm", channel), st.key("seq", st.broker.process_id)],
+            [st.ns, head, data, self.size, int(self.ttl * 1000), new_epoch(), seq],
         )
 
     async def read(
