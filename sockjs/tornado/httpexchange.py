@@ -306,7 +306,9 @@ class HTTPExchange(httputil.HTTPMessageDelegate):
             self.headers["Allow"] = ", ".join(self.methods)
             self.method_not_allowed()
             return
-        handler = getattr(self, self.request.method.lower())
+        method = self.request.method
+        assert method is not None  # Tornado 6.1 types it Optional; a server request has one
+        handler = getattr(self, method.lower())
         try:
             result = handler(**self.path_kwargs)
         except Exception:
