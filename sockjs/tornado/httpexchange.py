@@ -44,6 +44,7 @@ from urllib.parse import unquote
 import tornado
 from tornado import httputil, iostream, routing
 from tornado.http1connection import HTTP1Connection
+from tornado.httputil import HTTPServerRequest
 from tornado.log import access_log, app_log
 
 from sockjs.tornado import tornadointernals
@@ -184,9 +185,10 @@ class Endpoint(routing.Router):
         # router may be built with a prefix that is never routed.
         self._regex: Optional[Pattern[str]] = None
 
-    def find_handler(
-        self, request: httputil.HTTPServerRequest, **kwargs: Any
-    ) -> Optional[httputil.HTTPMessageDelegate]:
+    def find_handler(self, request: HTTPServerRequest, **kwargs: Any) -> Optional[httputil.HTTPMessageDelegate]:
+        """The exchange that serves ``request``, or None when this
+        endpoint does not serve its path (the application's next route
+        is tried)."""
         raw: Optional[Dict[str, Optional[bytes]]] = kwargs.get("path_kwargs")
         if raw is not None:
             # Routed by a pattern rule: its groups, percent-decoded (bytes).
@@ -240,7 +242,7 @@ class HTTPExchange(httputil.HTTPMessageDelegate):
     #: (``None``: the body is read and dropped, whatever its size).
     max_body_size: Optional[int] = None
 
-    def __init__(self, endpoint: Endpoint, request: httputil.HTTPServerRequest, path_kwargs: Dict[str, str]) -> None:
+    def __init__(self, endpoint: Endpoint, request: HTTPServerRequest, path_kwargs: Dict[str, str]) -> None:
         self.endpoint = endpoint
         self.server = endpoint.server
         #: The request, as Tornado's router parsed it (``remote_ip`` with
