@@ -222,9 +222,11 @@ class WebSocketConnection(asyncio.BufferedProtocol):
     # loop reads into our buffer, so how much it reads at a time is ours.
 
     def get_buffer(self, sizehint: int) -> memoryview:
+        """Where the loop reads to: this thread's read buffer."""
         return _read_buffer.view
 
     def buffer_updated(self, nbytes: int) -> None:
+        """``nbytes`` were read into the buffer: copied out and parsed."""
         self.data_received(bytes(_read_buffer.view[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
