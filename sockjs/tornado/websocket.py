@@ -17,7 +17,7 @@ from typing import Any, List, Optional, cast
 
 from tornado import iostream
 
-from sockjs.tornado import tornadointernals, wsframes, wsnegotiate
+from sockjs.tornado import wsframes, wsnegotiate
 from sockjs.tornado.basehandler import BaseHandler
 from sockjs.tornado.tasks import retrieve_exception
 from sockjs.tornado.wsconnection import (
@@ -211,9 +211,12 @@ class SockJSWebSocketHandler(BaseHandler):
             deflate=agreed.deflate,
             subprotocol=agreed.subprotocol,
         )
-        # asyncio sets TCP_NODELAY on every TCP transport it makes.
+        # asyncio sets TCP_NODELAY on every TCP transport it makes. The cast:
+        # Python 3.9's AbstractEventLoop does not declare the method (3.10's
+        # does), though asyncio's and uvloop's loops have it there too.
+        loop = cast(asyncio.BaseEventLoop, asyncio.get_running_loop())
         try:
-            transport, _ = await asyncio.get_running_loop().connect_accepted_socket(lambda: conn, sock=sock)
+            transport, _ = await loop.connect_accepted_socket(lambda: conn, sock=sock)
         except OSError:
             log.debug("websocket client went away during the handshake")
             sock.close()
@@ -224,8 +227,3 @@ class SockJSWebSocketHandler(BaseHandler):
             # refuse every call once closed.
             return
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
-        # asyncio's selector transport reads up to 256 KiB at a time: a
-        # buffer past glibc's mmap threshold, mapped and unmapped on every
-        # read until malloc adapts, which halved echo throughput on a fresh
-        # server (bench/README.md). 64 KiB stays on the heap.
-        tornadointernals.set_read_size(transport, READ_LIMIT)
