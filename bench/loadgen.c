@@ -13,6 +13,8 @@
  *             [zmsg=HEX: offer permessage-deflate (client_no_context_takeover)
  *             and send these bytes, a compressed message, with RSV1 set]
  *   bcast     path= conns= secs= sockjs=0|1 window= [ttl=N probes]
+ *             [sport=P: the sender (the first connection) talks to another
+ *             server, on port P, whose broadcasts reach this one's sessions]
  *   http      path= conns= secs=
  *   xhr_poll  prefix= conns= secs=
  *   xhr_stream prefix= conns= secs= window= wspath=
@@ -24,6 +26,8 @@
  * Every mode takes srcs=N: connect from 127.0.0.2 .. 127.0.0.(N+1), round
  * robin, instead of 127.0.0.1 (one source address has ~28k ephemeral
  * ports: 100,000 connections need several).
+ * spid=PID[,PID...]: the server processes whose CPU time over the measured
+ * window is reported as server_cpu (summed).
  * Output: one JSON object on stdout.
  */
 #define _GNU_SOURCE
@@ -126,12 +130,17 @@ static double cpu_secs(void) { return cpu_secs_of(0); }
  * whose CPU seconds per operation do not depend on what else the machine
  * runs, unlike operations per wall second. */
 static double g_t0, g_c0, g_s0, g_server_cpu;
-static int g_spid;
-static void window_start(void) { g_t0 = now(); g_c0 = cpu_secs(); g_s0 = g_spid ? cpu_secs_of(g_spid) : 0; }
+static int g_spids[8], g_nspids;
+static double servers_cpu(void) {
+    double sum = 0;
+    for (int i = 0; i < g_nspids; i++) sum += cpu_secs_of(g_spids[i]);
+    return sum;
+}
+static void window_start(void) { g_t0 = now(); g_c0 = cpu_secs(); g_s0 = servers_cpu(); }
 static double window_cpu(double *elapsed) {
     double t = now() - g_t0;
     *elapsed = t;
-    g_server_cpu = g_spid ? cpu_secs_of(g_spid) - g_s0 : 0;
+    g_server_cpu = g_nspids ? servers_cpu() - g_s0 : 0;
     return t > 0 ? (cpu_secs() - g_c0) / t : 0;
 }
 
@@ -165,6 +174,8 @@ typedef struct conn {
 } conn;
 
 static int g_port, g_ep;
+/* bcast sport=: the port of the first connection (the sender), if not g_port. */
+static int g_sport;
 static conn *g_conns;
 static int g_nconns;
 static long g_errors;
@@ -201,7 +212,7 @@ static int open_conn(conn *c) {
         src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + c->idx % g_srcs);
         if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0) { close(fd); return -1; }
     }
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(g_port)};
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(c->idx == 0 && g_sport ? g_sport : g_port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS) {
         close(fd);
@@ -651,6 +662,7 @@ static void mode_bcast(void) {
     double secs = optf("secs", 3);
     g_window = (long)optf("window", 4);
     int probes = (int)optf("ttl", 5);
+    g_sport = (int)optf("sport", 0);
     init_conns(n);
     on_connected = connected_ws;
     on_frame = count_frame;
@@ -1033,7 +1045,13 @@ int main(int argc, char **argv) {
     g_ep = epoll_create1(0);
     g_path = opt("path", "/echo/000/x/websocket");
     g_sockjs = (int)optf("sockjs", 1);
-    g_spid = (int)optf("spid", 0);
+    for (const char *sp = opt("spid", NULL); sp && *sp && g_nspids < 8;) {
+        char *end;
+        int pid = (int)strtol(sp, &end, 10);
+        if (end == sp) break;
+        if (pid > 0) g_spids[g_nspids++] = pid;
+        sp = *end == ',' ? end + 1 : end;
+    }
     g_srcs = (int)optf("srcs", 0);
     const char *m = argv[1];
     if (!strcmp(m, "ws_echo")) mode_ws_echo();

@@ -37,8 +37,8 @@ TORNADO = "tornado==6.6.1"
 VENVS = {
     # ours and raw Tornado: the Tornado we build on, plus py-spy
     # and picows (the frame-path ceiling, raw_ws_echo only) and uvloop
-    # (ours_uv: our server on uvloop)
-    ".venv-tornado": [TORNADO, "py-spy", "picows==2.3.1", "uvloop==0.23.0"],
+    # (ours_uv: our server on uvloop), redis-py for the Redis workload
+    ".venv-tornado": [TORNADO, "py-spy", "picows==2.3.1", "uvloop==0.23.0", "redis==8.1.0"],
     ".venv-1x": [TORNADO, "sockjs-tornado==1.0.7"],
     ".venv-aio": ["sockjs==0.13.0", "aiohttp"],
 }
@@ -184,6 +184,7 @@ class Server:
         if key == "base":
             penv["BENCH_OURS_ROOT"] = BASE_DIR
         penv.update(env or {})
+        self.env = dict(env or {})
         for _ in range(3):
             self.proc = subprocess.Popen(
                 cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=penv, text=True, preexec_fn=_raise_nofile
@@ -533,6 +534,148 @@ def w_churn(srv: Server, key: str, secs: float) -> Result:
     }
 
 
+# -- recovery, history, presence: each against the same server without them --
+#
+# Our server only; every figure of a row comes from servers measured one
+# after the other in the same run (their order alternates between runs).
+# They use the /pub service: every session subscribes to "news" on open and
+# publishes what it receives there. A client opts into recovery, as the
+# shipped browser client does, with the "_r" query argument.
+
+RECOVERING = "?_r="
+_turns: Dict[str, int] = {}
+
+
+def variant(srv: Server, settings: Dict[str, Any]) -> Server:
+    """Another server like ``srv`` with ``settings`` added to its router
+    settings (BENCH_SETTINGS)."""
+    env = dict(srv.env)
+    merged = json.loads(env.get("BENCH_SETTINGS") or "{}")
+    merged.update(settings)
+    env["BENCH_SETTINGS"] = json.dumps(merged)
+    return Server(srv.key, env)
+
+
+def _alternate(name: str, items: List[Any]) -> List[Any]:
+    """``items`` forwards on a workload's odd runs, backwards on even ones."""
+    _turns[name] = _turns.get(name, 0) + 1
+    return items if _turns[name] % 2 else items[::-1]
+
+
+def w_rec_idle(srv: Server, key: str, secs: float) -> Result:
+    if key != "ours":
+        return None
+    on = variant(srv, {"recovery": True})
+    out: Dict[str, float] = {}
+    try:
+        for name, server, query in _alternate("rec_idle", [("off", srv, ""), ("on", on, RECOVERING)]):
+            r = _idle(server, 10000, kind="ws", path="/pub/000/idle/websocket" + query, sockjs=1)
+            out["kb_" + name], out["errors_" + name] = r["kb"], r["errors"]
+    finally:
+        on.stop()
+    return {
+        "kb_off": out["kb_off"],
+        "kb_on": out["kb_on"],
+        "extra_b": (out["kb_on"] - out["kb_off"]) * 1024,
+        "cpu": 0.0,
+        "errors": out["errors_off"] + out["errors_on"],
+    }
+
+
+#: Receivers of the in-memory history broadcast.
+REC_BCAST_N = 2000
+
+
+def w_rec_bcast(srv: Server, key: str, secs: float) -> Result:
+    if key != "ours":
+        return None
+    configs = [
+        ("plain", srv, ""),
+        ("hist", variant(srv, {"history_size": 1000}), ""),
+        ("rec", variant(srv, {"recovery": True}), RECOVERING),
+        ("rec_hist", variant(srv, {"recovery": True, "history_size": 1000}), RECOVERING),
+    ]
+    out: Dict[str, float] = {"cpu": 0.0, "errors": 0.0}
+    try:
+        for name, server, query in _alternate("rec_bcast", configs):
+            settle([c[1] for c in configs])
+            r = loadgen(
+                "bcast",
+                server.port,
+                spid=server.pid,
+                path="/pub/000/bench/websocket" + query,
+                sockjs=1,
+                conns=REC_BCAST_N,
+                secs=secs,
+                window=4,
+                ttl=3,
+                timeout=180,
+            )
+            out["rate_" + name], out["eff_" + name] = r["rate"], eff(r)
+            out["cpu"] = max(out["cpu"], r["cpu"])
+            out["errors"] += r["errors"]
+    finally:
+        for _, server, _ in configs[1:]:
+            server.stop()
+    out["rate"] = out["rate_plain"]
+    for name in ("hist", "rec", "rec_hist"):
+        out["x_" + name] = out["eff_" + name] / out["eff_plain"] if out["eff_plain"] else 0.0
+    out["x_rec_hist_rec"] = out["eff_rec_hist"] / out["eff_rec"] if out["eff_rec"] else 0.0
+    return out
+
+
+#: Receivers of the Redis workload (on the second process), plus the sender.
+REC_REDIS_N = 20
+
+
+def w_rec_redis(srv: Server, key: str, secs: float) -> Result:
+    """Publications from a sender on one process to receivers on another,
+    through a redis-server: plain pub/sub against history kept in Redis
+    Streams. The two servers and redis-server share CPU 0; server CPU is
+    theirs together."""
+    if key != "ours":
+        return None
+    sys.path.insert(0, os.path.join(ROOT, "examples", "cluster"))
+    from cluster import Cluster
+
+    redis = Cluster(nodes=0)
+    out: Dict[str, float] = {"cpu": 0.0, "errors": 0.0}
+    try:
+        redis.start_redis()
+        assert redis.redis is not None
+        subprocess.run(["taskset", "-pc", SERVER_CPU, str(redis.redis.pid)], capture_output=True, check=True)
+        for name, history in _alternate("rec_redis", [("plain", 0), ("hist", 1000)]):
+            settings = {"broker": redis.redis_url, "broker_namespace": "bench-" + name, "history_size": history}
+            a, b = variant(srv, settings), variant(srv, settings)
+            try:
+                r = loadgen(
+                    "bcast",
+                    b.port,
+                    sport=a.port,
+                    spid="%d,%d,%d" % (a.pid, b.pid, redis.redis.pid),
+                    path="/pub/000/bench/websocket",
+                    sockjs=1,
+                    conns=REC_REDIS_N + 1,
+                    secs=secs,
+                    window=64,
+                    ttl=3,
+                )
+            finally:
+                a.stop()
+                b.stop()
+            # Every session, the sender's too, gets each publication once.
+            out["pubs_" + name] = r["rate"] / r["conns"] if r["conns"] else 0.0
+            out["eff_" + name] = eff(r) / r["conns"] if r["conns"] else 0.0
+            out["cpu"] = max(out["cpu"], r["cpu"])
+            out["errors"] += r["errors"] + (r["conns"] != REC_REDIS_N + 1)
+    finally:
+        redis.cleanup()
+    out["rate"] = out["pubs_plain"]
+    out["x_hist"] = out["eff_hist"] / out["eff_plain"] if out["eff_plain"] else 0.0
+    out["x_hist_wall"] = out["pubs_hist"] / out["pubs_plain"] if out["pubs_plain"] else 0.0
+    return out
+
+
 # name -> (function, fresh server per run?, row label, metrics [(key, label, higher is better)])
 WORKLOADS: Dict[str, Tuple[Callable[[Server, str, float], Result], bool, str, List[Tuple[str, str, bool]]]] = {
     "ws_echo": (
@@ -643,6 +786,43 @@ WORKLOADS: Dict[str, Tuple[Callable[[Server, str, float], Result], bool, str, Li
             ("open_rate", "sessions opened/s", True),
             ("server_cpu_pct", "server CPU % while held", False),
             ("kb", "KB RSS each", False),
+        ],
+    ),
+    "rec_idle": (
+        w_rec_idle,
+        True,
+        "recovery: idle websocket session subscribed to a channel (10,000)",
+        [
+            ("kb_off", "KB RSS each, recovery off", False),
+            ("kb_on", "KB RSS each, recovery on (clients opted in)", False),
+            ("extra_b", "bytes more with recovery (target <= 2048)", False),
+        ],
+    ),
+    "rec_bcast": (
+        w_rec_bcast,
+        True,
+        "recovery: channel publication to %s websockets, in-memory history" % f"{REC_BCAST_N:,}",
+        [
+            ("rate", "deliveries/s, no history, plain clients", True),
+            ("eff_plain", "per server CPU-s, no history, plain clients", True),
+            ("eff_hist", "per server CPU-s, history, plain clients", True),
+            ("eff_rec", "per server CPU-s, no history, recovering clients", True),
+            ("eff_rec_hist", "per server CPU-s, history, recovering clients", True),
+            ("x_hist", "history / none, plain clients (target >= 0.8)", True),
+            ("x_rec_hist", "history + recovering clients / none + plain clients (target >= 0.8)", True),
+            ("x_rec_hist_rec", "history / none, recovering clients", True),
+        ],
+    ),
+    "rec_redis": (
+        w_rec_redis,
+        True,
+        "recovery: publications through redis-server, one process to another (%d receivers)" % REC_REDIS_N,
+        [
+            ("rate", "publications/s, plain pub/sub", True),
+            ("eff_plain", "per server CPU-s (2 servers + redis), plain pub/sub", True),
+            ("eff_hist", "per server CPU-s, history in Redis Streams", True),
+            ("x_hist", "history / plain, per CPU-s (target >= 0.5)", True),
+            ("x_hist_wall", "history / plain, per wall-s", True),
         ],
     ),
 }

@@ -200,3 +200,44 @@ def test_a_client_of_a_process_shut_down_for_a_deploy_is_restored_by_another(red
         assert Conn.conns[-1].data == {"n": 2}
     finally:
         ws2.close()
+
+
+def test_a_dead_entry_rewritten_by_a_live_process_stays(redis_url: str) -> None:
+    """A reader that saw a client's entry under a dead process deletes it
+    only if it is unchanged: a live process that restored the client
+    meanwhile has rewritten it, and that entry stays."""
+    import redis
+
+    from sockjs.tornado.broker.redisstate import DROP_DEAD_LUA
+
+    store = redis.Redis.from_url(redis_url)
+    key = "t-%s:p:race" % NS
+    old, new = json.dumps(["dead", {"n": 1}]), json.dumps(["live", {"n": 1}])
+    store.hset(key, mapping={"restored": new, "gone": old})
+    # Both were read as the dead process's; "restored" was rewritten since.
+    store.eval(DROP_DEAD_LUA, 1, key, "restored", old, "gone", old)
+    assert store.hgetall(key) == {b"restored": new.encode()}
+    store.delete(key)
+
+
+def test_a_kept_publication_sent_again_is_stored_once(redis_url: str, make_server: Any) -> None:
+    """The broker re-sends a whole pipeline when it failed part-way, though
+    Redis may have run some of it: the history script then skips what it
+    stored already instead of storing it again under a new offset."""
+    import redis
+
+    a = make_server(router_app(Conn, "/rec", settings(redis_url, broker_namespace="t-once-" + NS)))
+    wait_broker(a)
+    ra = router_of(a)
+    history = ra.channels.history
+    assert history is not None
+    from sockjs.tornado.broker.redisstate import PUBLISH_KEPT_LUA
+
+    store = redis.Redis.from_url(redis_url)
+    offsets = []
+    for seq in (1, 2, 1, 2, 3):  # 1 and 2 again, as a retried pipeline sends them
+        keys, args = history.publish_args("once", '["p", %d, "once", "m%d", ' % (seq, seq), '"m%d"' % seq, seq)
+        offsets.append(store.eval(PUBLISH_KEPT_LUA, len(keys), *keys, *args))
+    assert offsets == [1, 2, 0, 0, 3]
+    page = a.run(ra.history("once"))
+    assert [(p.offset, p.data) for p in page.publications] == [(1, "m1"), (2, "m2"), (3, "m3")]

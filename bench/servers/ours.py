@@ -1,4 +1,6 @@
-"""Bench server: this package (sockjs-tornado 2.x), services /echo and /bcast.
+"""Bench server: this package (sockjs-tornado 2.x), services /echo and /bcast,
+and /pub (channels: every session subscribes to "news", every message is
+published to it) where the package has channels.
 
 python ours.py PORT [uvloop]     # "uvloop": run on uvloop, not asyncio's loop
 """
@@ -40,6 +42,14 @@ class Bcast(SockJSConnection):
         self.clients.discard(self)
 
 
+class Pub(SockJSConnection):
+    def on_open(self, info: object) -> None:
+        self.subscribe("news")
+
+    def on_message(self, message: str) -> None:
+        self.publish("news", message)
+
+
 async def main() -> None:
     urls: list = []
     SockJSRouter(Echo, "/echo", SETTINGS).apply_routes(urls)
@@ -49,6 +59,8 @@ async def main() -> None:
         SockJSRouter(Echo, "/zecho", dict(SETTINGS, websocket_compression={})).apply_routes(urls)
     except ValueError:
         pass
+    if hasattr(SockJSConnection, "subscribe"):
+        SockJSRouter(Pub, "/pub", SETTINGS).apply_routes(urls)
     web.Application(urls).listen(int(sys.argv[1]), "127.0.0.1", backlog=4096)
     if os.environ.get("BENCH_GC_FREEZE"):
         import gc

@@ -27,6 +27,8 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 #: The nginx site configuration the deployment docs show (they include this
 #: file); :func:`nginx_config` runs it with the cluster's ports.
 NGINX_SITE = os.path.join(HERE, "nginx.conf")
+#: The node every cluster runs unless told otherwise.
+CLUSTER_SERVER = os.path.join(HERE, "server.py")
 
 #: haproxy in front of the nodes. Sticky by session: the SockJS session id
 #: is the third path segment (/<prefix>/<server>/<session>/<transport>), so
@@ -162,6 +164,13 @@ class Cluster:
     ``node_args`` are extra command-line options for every node (see
     ``server.py --help``). Ports are free ones unless given; no two
     processes get the same one.
+
+    ``server`` runs another example as the nodes (for instance
+    ``examples/chat/server.py``): it is given ``--port`` and ``--redis``
+    (which every example server with a Redis option takes) and
+    ``node_args``; its routers must serve ``/chat``. Only this directory's
+    server has ``/status``, so :meth:`status` and the broker check of
+    :meth:`start` are for it alone.
     """
 
     def __init__(
@@ -176,10 +185,12 @@ class Cluster:
         workdir: Optional[str] = None,
         quiet: bool = True,
         balancer: str = "haproxy",
+        server: Optional[str] = None,
     ) -> None:
         if balancer not in ("haproxy", "nginx"):
             raise ValueError("balancer must be 'haproxy' or 'nginx', not %r" % balancer)
         self.balancer = balancer
+        self.server = server or CLUSTER_SERVER
         self._own_workdir = workdir is None
         self.workdir = workdir or tempfile.mkdtemp(prefix="sockjs-cluster-")
         given = [p for p in [port, redis_port] + list(node_ports or []) if p]
@@ -243,18 +254,10 @@ class Cluster:
         self.redis = None
 
     def start_node(self, i: int) -> None:
-        cmd = [
-            sys.executable,
-            os.path.join(HERE, "server.py"),
-            "--port",
-            str(self.node_ports[i]),
-            "--name",
-            "node%d" % (i + 1),
-            "--redis",
-            self.redis_url,
-            "--heartbeat",
-            str(self.heartbeat),
-        ] + self.node_args
+        cmd = [sys.executable, self.server, "--port", str(self.node_ports[i]), "--redis", self.redis_url]
+        if self.server == CLUSTER_SERVER:
+            cmd += ["--name", "node%d" % (i + 1), "--heartbeat", str(self.heartbeat)]
+        cmd += self.node_args
         env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
         proc = subprocess.Popen(cmd, stdout=self._out("node%d" % (i + 1)), stderr=subprocess.STDOUT, env=env)
         self.nodes[i] = proc
@@ -320,7 +323,10 @@ class Cluster:
         return self
 
     def wait_ready(self, timeout: float = 10) -> None:
-        """Until every live node's broker is connected."""
+        """Until every live node's broker is connected (this directory's
+        server; another example's nodes answered ``/chat/info`` already)."""
+        if self.server != CLUSTER_SERVER:
+            return
         deadline = time.monotonic() + timeout
         for i, proc in enumerate(self.nodes):
             if proc is None:

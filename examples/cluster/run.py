@@ -4,6 +4,7 @@ haproxy (or nginx) in front, all on 127.0.0.1.
     python3 examples/cluster/run.py            # 2 nodes, http://127.0.0.1:8080/
     python3 examples/cluster/run.py --nodes 4 --port 9000
     python3 examples/cluster/run.py --balancer nginx
+    python3 examples/cluster/run.py --chat     # the chat example as the nodes
 
 Open the page in several tabs (or with ``?transport=xhr-polling`` etc.):
 each tab shows which node answered it, and every message typed anywhere
@@ -34,6 +35,11 @@ def main() -> None:
         default="haproxy",
         help="what runs in front of the nodes (default haproxy)",
     )
+    parser.add_argument(
+        "--chat",
+        action="store_true",
+        help="run the chat example (examples/chat/server.py) as the nodes: kill one, the pages carry on",
+    )
     parser.add_argument("--redis-port", type=int, default=0, help="redis-server port (default: a free one)")
     args = parser.parse_args()
     if not os.path.exists(
@@ -43,7 +49,12 @@ def main() -> None:
 
     try:
         cluster = Cluster(
-            nodes=args.nodes, port=args.port, redis_port=args.redis_port or None, quiet=False, balancer=args.balancer
+            nodes=args.nodes,
+            port=args.port,
+            redis_port=args.redis_port or None,
+            quiet=False,
+            balancer=args.balancer,
+            server=os.path.join(os.path.dirname(HERE), "chat", "server.py") if args.chat else None,
         )
     except ValueError as e:
         raise SystemExit("run.py: %s" % e) from None

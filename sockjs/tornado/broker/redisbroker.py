@@ -193,7 +193,7 @@ class RedisBroker(Broker):
         script = None
         if kept:
             assert self._history is not None and channel is not None
-            script = self._history.publish_args(channel, envelope[:-1] + ",", json.dumps(message))
+            script = self._history.publish_args(channel, envelope[:-1] + ",", json.dumps(message), self._seq)
         self._outbox.append((self._seq, envelope, script))
         if self._wakeup is not None:
             self._wakeup.set()
@@ -401,7 +401,8 @@ class RedisBroker(Broker):
                     raise
                 except Exception as e:
                     # Kept in the outbox: re-sent after reconnecting; the
-                    # receivers drop whatever of it got through already.
+                    # receivers drop whatever of it got through already,
+                    # and the history script skips what it stored.
                     self._down("writer", e)
                     break
                 last = batch[-1][0]

@@ -10,6 +10,9 @@ Keys, all under the broker's namespace ``ns``:
   ``history_ttl`` of silence; the next publication then starts a new epoch.
   One Lua script appends, numbers and publishes, so offsets follow the
   order in which subscribers everywhere receive the publications.
+* ``ns:seq:<process_id>`` the sequence number of the last kept
+  publication of that process that Redis applied (so a re-sent one is
+  stored once), expiring after ``history_ttl``.
 * ``ns:p:<channel>`` a hash ``client_id -> [process_id, info]``;
   ``ns:alive:<process_id>`` a key each process refreshes every third of
   ``presence_ttl``. Readers ignore (and delete) entries of a process whose
@@ -40,10 +43,21 @@ __all__ = ["RedisState", "RedisHistory", "RedisPresence", "PUBLISH_KEPT_LUA"]
 log = logging.getLogger("sockjs.tornado.broker")
 
 #: Append to a channel's history, number the publication and publish it,
-#: atomically. KEYS: stream, meta. ARGV: pub/sub channel, envelope head
-#: (a JSON array missing its last two items and closing bracket), data
-#: JSON, maxlen, ttl in ms, a candidate epoch.
+#: atomically, once: a publication the writer sends again (its pipeline
+#: failed after Redis ran part of it) is skipped. KEYS: stream, meta, the
+#: publishing process's mark. ARGV: pub/sub channel, envelope head (a JSON
+#: array missing its last two items and closing bracket), data JSON,
+#: maxlen, ttl in ms, a candidate epoch, the publication's sequence number
+#: in its process. A process's kept publications reach Redis in sequence
+#: order, so the mark (the highest number applied) tells what was applied.
+#: Returns the offset, or 0 for a publication applied before.
 PUBLISH_KEPT_LUA = """
+local seq = tonumber(ARGV[7])
+local mark = tonumber(redis.call('GET', KEYS[3]) or '0')
+if seq <= mark then
+  return 0
+end
+redis.call('SET', KEYS[3], ARGV[7], 'PX', ARGV[5])
 local epoch = redis.call('HGET', KEYS[2], 'e')
 if not epoch then
   epoch = ARGV[6]
@@ -68,6 +82,19 @@ if redis.call('HSETNX', KEYS[2], 'e', ARGV[1]) == 1 then
 end
 local m = redis.call('HMGET', KEYS[2], 'e', 'o')
 return {m[1], m[2] or '0', redis.call('XRANGE', KEYS[1], '-', '+')}
+"""
+
+
+#: Delete presence entries of dead processes, each only if it is still the
+#: value read: a client restored meanwhile by a live process has rewritten
+#: its entry, which must stay. KEYS: the hash. ARGV: field, value, ...
+DROP_DEAD_LUA = """
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  end
+end
+return 0
 """
 
 
@@ -180,12 +207,13 @@ class RedisHistory(HistoryStore):
         super().__init__(size, ttl)
         self._state = state
 
-    def publish_args(self, channel: str, head: str, data: str) -> Tuple[List[str], List[Any]]:
-        """KEYS and ARGV of :data:`PUBLISH_KEPT_LUA` for one publication."""
+    def publish_args(self, channel: str, head: str, data: str, seq: int) -> Tuple[List[str], List[Any]]:
+        """KEYS and ARGV of :data:`PUBLISH_KEPT_LUA` for publication number
+        ``seq`` of this process."""
         st = self._state
         return (
-            [st.key("h", channel), st.key("hm", channel)],
-            [st.ns, head, data, self.size, int(self.ttl * 1000), new_epoch()],
+            [st.key("h", channel), st.key("hm", channel), st.key("seq", st.broker.process_id)],
+            [st.ns, head, data, self.size, int(self.ttl * 1000), new_epoch(), seq],
         )
 
     async def read(
@@ -228,23 +256,23 @@ class RedisPresence(PresenceStore):
         st = self._state
         key = st.key("p", channel)
         raw = await st.read("HGETALL", key)
-        entries: Dict[str, Tuple[str, Any]] = {}
+        entries: Dict[str, Tuple[str, Any, str]] = {}
         items = list(raw.items()) if isinstance(raw, dict) else list(zip(raw[::2], raw[1::2]))
         for k, v in items:
             try:
                 pid, info = json.loads(_text(v))
             except (ValueError, TypeError):
                 continue
-            entries[_text(k)] = (str(pid), info)
-        pids = sorted({pid for pid, _ in entries.values() if pid != self._pid})
+            entries[_text(k)] = (str(pid), info, _text(v))
+        pids = sorted({pid for pid, _, _ in entries.values() if pid != self._pid})
         alive = {self._pid}
         if pids:
             flags = await st.read("MGET", *[st.key("alive", p) for p in pids])
             alive.update(p for p, flag in zip(pids, flags) if flag is not None)
-        dead = [cid for cid, (pid, _) in entries.items() if pid not in alive]
+        dead = [(cid, value) for cid, (pid, _, value) in entries.items() if pid not in alive]
         if dead:
-            st.write("HDEL", key, *dead)
-        return {cid: info for cid, (pid, info) in entries.items() if pid in alive}
+            st.write("EVAL", DROP_DEAD_LUA, 1, key, *[item for pair in dead for item in pair])
+        return {cid: info for cid, (pid, info, _) in entries.items() if pid in alive}
 
     async def close(self) -> None:
         self._state.write("DEL", self._state.key("alive", self._pid))
