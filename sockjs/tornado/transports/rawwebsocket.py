@@ -4,6 +4,7 @@ becomes a websocket close frame with its code and reason. The application
 may choose a subprotocol among those the client offers
 (``SockJSConnection.select_subprotocol``)."""
 
+import sys
 from typing import List, Optional, Union
 
 from sockjs.tornado.connectioninfo import ConnectionInfo
@@ -33,7 +34,9 @@ class RawWebSocketReceiver(WebSocketLiveness):
     def on_ws_open(self, conn: WebSocketConnection) -> None:
         self.conn = conn
         if conn.frame_key is not None:
-            self._cache_key = "raw:" + conn.frame_key
+            # Interned: one string for all connections alike, not one each,
+            # and the cache lookup per delivery matches it by identity.
+            self._cache_key = sys.intern("raw:" + conn.frame_key)
         session = self.server.make_raw_session()
         session.subprotocol = conn.subprotocol
         session.on_idle = conn.resume_reading
@@ -83,7 +86,7 @@ class RawWebSocketReceiver(WebSocketLiveness):
         conn = self.conn
         if conn is None:
             return
-        self.server.stats.on_bytes_sent(utf8_len(message.message))
+        self.server.stats.on_bytes_sent(message.message_size)
         key = self._cache_key
         if key is None:
             # Compressed with this connection's own context.

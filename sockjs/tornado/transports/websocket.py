@@ -2,6 +2,7 @@
 Each websocket connection is its own session,
 whatever its session id, and lives exactly as long as the connection."""
 
+import sys
 from typing import Any, List, Optional, Union
 
 from sockjs.tornado import proto
@@ -34,7 +35,9 @@ class WebSocketReceiver(WebSocketLiveness, BaseTransportMixin):
     def on_ws_open(self, conn: WebSocketConnection) -> None:
         self.conn = conn
         if conn.frame_key is not None:
-            self._cache_key = "ws:" + conn.frame_key
+            # Interned: one string for all connections alike, not one each,
+            # and the cache lookup per delivery matches it by identity.
+            self._cache_key = sys.intern("ws:" + conn.frame_key)
         conn.on_writable = self._writable
         session = self.server.create_session(None, register=False)
         session.bound_to_receiver = True
@@ -105,7 +108,7 @@ class WebSocketReceiver(WebSocketLiveness, BaseTransportMixin):
         conn = self.conn
         if conn is None:
             return
-        self.server.stats.on_bytes_sent(proto.utf8_len(frame))
+        self.server.stats.on_bytes_sent(proto.utf8_len(frame) if shared is None else shared.frame_size)
         key = self._cache_key
         if shared is not None and key is not None:
             data = shared.cache.get(key)
