@@ -49,9 +49,11 @@ class RawWebSocketReceiver(WebSocketLiveness):
     def on_ws_messages(self, messages: List[Union[str, bytes]]) -> None:
         session = self.session
         if session is not None:
-            stats = self.server.stats
+            size = 0
             for message in messages:
-                stats.on_bytes_recv(len(message) if isinstance(message, bytes) else utf8_len(message))
+                # utf8_len inlined for ASCII text (once per message).
+                size += len(message) if isinstance(message, bytes) or message.isascii() else utf8_len(message)
+            self.server.stats.on_bytes_recv(size)
             session.on_messages(messages)
             if session.inbox_size > self._max_inbox and self.conn is not None:
                 self.conn.pause_reading()
@@ -74,7 +76,8 @@ class RawWebSocketReceiver(WebSocketLiveness):
 
     def send_text(self, text: str) -> None:
         if self.conn is not None:
-            self.server.stats.on_bytes_sent(utf8_len(text))
+            # utf8_len inlined for ASCII (once per message).
+            self.server.stats.on_bytes_sent(len(text) if text.isascii() else utf8_len(text))
             self.conn.send_text(text)
 
     def send_binary(self, data: bytes) -> None:
