@@ -114,10 +114,31 @@ range_venv() {
   "$dir/bin/python" -c 'import sys, tornado; print("%s: Python %s, Tornado %s" % (sys.argv[1], sys.version.split()[0], tornado.version))' "$dir"
 }
 
-# The whole suite on the default virtualenv (static checks included), then
-# the protocol, websocket, API and real-client tests on uvloop and on the
-# oldest and newest supported pairs. Every run runs; the exit status says
-# whether all passed.
+# python_only_subset: the fast subset, `pytest -m "not browser and not
+# cluster"`, as a contributor with nothing but Python runs it: from a copy
+# of the checkout (its tracked and new files: no node_modules, no
+# .venv-autobahn) and with nothing on PATH but the virtualenv's programs
+# (no node, npm, Chromium, redis-server, haproxy or nginx). A test that
+# needs one of those and lacks its marker fails here.
+python_only_subset() {
+  local root=$PWD tree status=0
+  tree=$(mktemp -d "${TMPDIR:-/tmp}/sockjs-python-only.XXXXXX")
+  git ls-files -z --cached --others --exclude-standard |
+    while IFS= read -r -d '' f; do if [ -e "$f" ]; then printf '%s\0' "$f"; fi; done |
+    tar --null -T - -cf - | tar -xf - -C "$tree" || status=$?
+  if [ $status = 0 ]; then
+    (cd "$tree" && env -i HOME="$HOME" LANG=C.UTF-8 TMPDIR="${TMPDIR:-/tmp}" PATH="$root/.venv/bin" \
+      "$root/.venv/bin/python" -m pytest -p no:cacheprovider -m "not browser and not cluster" -q) || status=$?
+  fi
+  rm -rf "$tree"
+  return $status
+}
+
+# The whole suite on the default virtualenv (static checks included): the
+# Python-only subset as above, then the tests that need the other
+# programs. Then the protocol, websocket, API and real-client tests on
+# uvloop and on the oldest and newest supported pairs. Every run runs; the
+# exit status says whether all passed.
 failed=""
 run() {  # run NAME COMMAND...
   local name=$1 start=$SECONDS
@@ -130,7 +151,8 @@ run() {  # run NAME COMMAND...
     failed="$failed $name"
   fi
 }
-run "full suite (default)" .venv/bin/python -m pytest
+run "full suite (default): Python-only subset" python_only_subset
+run "full suite (default): browser and cluster tests" .venv/bin/python -m pytest -m "browser or cluster"
 run "uvloop" env SOCKJS_TEST_LOOP=uvloop bash scripts/test-range.sh .venv/bin/python -q
 range_venv .venv-py39-t61 "$PY_OLDEST" "tornado==6.1.*"
 run "Python 3.9 + Tornado 6.1" bash scripts/test-range.sh .venv-py39-t61/bin/python -q

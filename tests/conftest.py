@@ -57,19 +57,24 @@ def new_server_loop() -> asyncio.AbstractEventLoop:
 
 
 def pytest_collection_modifyitems(config: Any, items: List[Any]) -> None:
-    """A safety net for the markers (tox.ini): a test module that imports
-    the Chromium driver (tests/browser) or the cluster helper
-    (examples/cluster) needs those programs, so its tests get ``browser`` or
-    ``cluster`` even when the module forgot its ``pytestmark``; the fast
-    subset (``-m "not browser and not cluster"``) stays runnable with
-    Python alone."""
+    """Keep the fast subset (``-m "not browser and not cluster"``, tox.ini)
+    runnable with Python alone. ``cluster`` stands for every program
+    outside Python but Node and Chromium, so a ``conformance`` test
+    (Autobahn|Testsuite, on Python 2.7) is ``cluster`` too, and so is a test
+    that takes the ``redis_url`` fixture. As a safety net, a module that
+    imports the Chromium driver (tests/browser) or the cluster helper
+    (examples/cluster) gets ``browser`` or ``cluster`` even when it forgot
+    its ``pytestmark``."""
     for item in items:
+        needs_cluster = item.get_closest_marker("conformance") is not None or "redis_url" in getattr(
+            item, "fixturenames", ()
+        )
         module = getattr(item, "module", None)
-        if module is None:
-            continue
-        if getattr(module, "Browser", None) is not None and not item.get_closest_marker("browser"):
-            item.add_marker(pytest.mark.browser)
-        if getattr(module, "Cluster", None) is not None and not item.get_closest_marker("cluster"):
+        if module is not None:
+            if getattr(module, "Browser", None) is not None and not item.get_closest_marker("browser"):
+                item.add_marker(pytest.mark.browser)
+            needs_cluster = needs_cluster or getattr(module, "Cluster", None) is not None
+        if needs_cluster and not item.get_closest_marker("cluster"):
             item.add_marker(pytest.mark.cluster)
 
 

@@ -13,7 +13,7 @@ from protocol_helpers import Echo, RawHTTP, read_body, sid, wait_for
 from tornado import httputil, web
 
 from sockjs.tornado import SockJSRouter
-from sockjs.tornado.httpexchange import Endpoint
+from sockjs.tornado.httpexchange import Endpoint, ResponseHeaders
 
 _LINE = re.compile(r"^(\d{3}) (\S+) (\S+) \(127\.0\.0\.1\) \d+\.\d\dms( \(client error\))?$")
 
@@ -36,7 +36,8 @@ class Hello(web.RequestHandler):
 def test_urls_are_tornado_routes_next_to_the_applications_own(make_server: Any) -> None:
     router = SockJSRouter(Echo, "/echo")
     endpoints = [route for route in router.urls if isinstance(route[1], Endpoint)]
-    assert len(endpoints) >= 10
+    # The session transports share one route; each fixed page has its own.
+    assert len(endpoints) == 6
     for pattern, target in endpoints:
         assert pattern.startswith("/echo")
         assert isinstance(target, httputil.HTTPServerConnectionDelegate)
@@ -113,3 +114,37 @@ def test_answers_carry_date_and_server(make_server: Any) -> None:
     r = requests.get(srv.url + "/echo/info", timeout=5)
     assert r.headers["Server"].startswith("TornadoServer/")
     assert r.headers["Date"].endswith(" GMT")
+
+
+def test_response_headers_answer_like_httpheaders() -> None:
+    # What Tornado's write_headers does with an answer's headers.
+    h = ResponseHeaders({"Content-Type": "text/plain", "Content-Length": "3"})
+    assert isinstance(h, httputil.HTTPHeaders)
+    assert h["content-length"] == "3" and "CONTENT-TYPE" in h and "Transfer-Encoding" not in h
+    h["connection"] = "close"
+    assert list(h.get_all()) == [("Content-Type", "text/plain"), ("Content-Length", "3"), ("Connection", "close")]
+    h.add("Vary", "Origin")
+    h.add("vary", "Cookie")
+    assert h["Vary"] == "Origin,Cookie" and h.get_list("VARY") == ["Origin,Cookie"]
+    del h["vary"]
+    assert "Vary" not in h and len(h) == 3 and h.get("X-None") is None
+    assert "Connection: close\r\n" in str(h.copy())
+
+
+def test_session_transports_on_one_route_route_exactly_as_before(make_server: Any) -> None:
+    srv = make_server(router_app(Echo, "/echo"))
+    s = "a" + sid()
+    assert requests.post(srv.url + "/echo/000/%s/xhr" % s, timeout=5).text == "o\n"
+    # A percent-encoded session id names the same session.
+    assert (
+        requests.post(srv.url + "/echo/000/%s/xhr_send" % s.replace("a", "%61"), data='["x"]', timeout=5).status_code
+        == 204
+    )
+    assert requests.post(srv.url + "/echo/000/%s/xhr" % s, timeout=5).text == 'a["x"]\n'
+    for path in (
+        "/echo/000/%s/xhr_sendx" % s,
+        "/echo/000/%s/nope" % s,
+        "/echo/0.0/%s/xhr" % s,
+        "/echo/000/%s/xhr/" % s,
+    ):
+        assert requests.post(srv.url + path, timeout=5).status_code == 404, path

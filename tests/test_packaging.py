@@ -5,6 +5,7 @@ extras), holds the package with its type marker and nothing else, and
 imports from where it was installed."""
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -25,9 +26,16 @@ def run(args: List[str], **kw: Any) -> "subprocess.CompletedProcess[str]":
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: Any) -> Dict[str, Any]:
     dist = tmp_path_factory.mktemp("dist")
+    # What a build reads, copied: setuptools writes build/ and *.egg-info
+    # next to pyproject.toml, which must not race with another build (a
+    # second pytest-xdist worker) or litter the checkout.
+    src = tmp_path_factory.mktemp("src")
+    for name in ("pyproject.toml", "setup.cfg", "README.rst", "LICENSE"):
+        shutil.copy(os.path.join(ROOT, name), src / name)
+    shutil.copytree(os.path.join(ROOT, "sockjs"), src / "sockjs", ignore=shutil.ignore_patterns("__pycache__"))
     # --no-isolation: build with the setuptools of this venv (pinned by the
     # test extra), so the test needs no network.
-    r = run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), ROOT])
+    r = run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), str(src)])
     assert r.returncode == 0, r.stdout + r.stderr
     wheels = [f for f in os.listdir(dist) if f.endswith(".whl")]
     assert len(wheels) == 1, wheels

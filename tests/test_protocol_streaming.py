@@ -269,7 +269,7 @@ def test_abort_of_a_polling_request_gives_1002_to_a_stream(test_server, transpor
 @pytest.fixture
 def fast_server(make_server):
     return make_server(
-        router_app(Echo, "/echo", {"heartbeat_delay": 0.3, "session_check_interval": 0.1, "disconnect_delay": 2})
+        router_app(Echo, "/echo", {"heartbeat_delay": 0.15, "session_check_interval": 0.05, "disconnect_delay": 2})
     )
 
 

@@ -63,7 +63,9 @@ def test_other_methods_are_405(test_server, path, method, upgrade):
         assert read_body(c, resp) == b""
 
 
-@pytest.mark.parametrize("path", ["/echo/000/%s/websocket" % sid(), "/echo/websocket"])
+# Stable ids: the session id is random, and pytest-xdist's workers must
+# collect the same names.
+@pytest.mark.parametrize("path", ["/echo/000/%s/websocket" % sid(), "/echo/websocket"], ids=["sockjs", "raw"])
 def test_101_answer(test_server, path):
     with RawHTTP(test_server.port) as c:
         resp = c.request(
@@ -174,7 +176,7 @@ def test_close_frame_then_websocket_close_then_eof(test_server):
 
 
 def test_websocket_heartbeats(make_server):
-    srv = make_server(router_app(Echo, "/echo", {"heartbeat_delay": 0.3, "session_check_interval": 0.1}))
+    srv = make_server(router_app(Echo, "/echo", {"heartbeat_delay": 0.15, "session_check_interval": 0.05}))
     ws = ws_connect(srv, "/echo/000/%s/websocket" % sid())
     try:
         assert ws.recv() == "o"
@@ -356,6 +358,7 @@ _LONG = "x" * 120
             [b"\x81\x01o", b"\x81\x7e\x00\xf8" + ('a["%s","%s"]' % (_LONG, _LONG)).encode()],
         ),
     ],
+    ids=["raw", "sockjs"],
 )
 def test_first_frame_in_the_same_write_as_the_handshake(test_server, path, first, expect):
     # One sendall: the frames arrive in the same packet as the request head,

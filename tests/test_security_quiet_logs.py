@@ -47,7 +47,7 @@ def server():
     from conftest import ServerThread
 
     srv = ServerThread(
-        router_app(Amplify, "/q", {"disconnect_delay": 0.3, "session_check_interval": 0.1, "heartbeat_delay": 0.2})
+        router_app(Amplify, "/q", {"disconnect_delay": 0.2, "session_check_interval": 0.05, "heartbeat_delay": 0.1})
     )
     yield srv
     srv.stop()

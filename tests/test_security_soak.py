@@ -14,9 +14,11 @@ import soak
 
 
 def test_soak_reduced(make_server):
-    # The default disconnect_delay (5 s), so that a loaded CI machine does not
-    # expire a session between two requests of one flow.
-    srv = make_server(lambda: soak.make_soak_app(session_check_interval=0.2))
+    # disconnect_delay 2 s: a flow's next request follows its last answer
+    # within milliseconds, so even a loaded CI machine does not expire a
+    # session between two requests of one flow; the default 5 s would only
+    # add 3 s of waiting for the last sessions to expire.
+    srv = make_server(lambda: soak.make_soak_app(session_check_interval=0.2, disconnect_delay=2))
     router = srv.app.sockjs_router
     failures = asyncio.run(soak.run_sessions(srv.port, 2000, concurrency=40))
     assert failures == {}

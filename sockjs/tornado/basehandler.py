@@ -13,7 +13,7 @@ from email.utils import formatdate
 from typing import Any, Optional
 
 from sockjs.tornado.connectioninfo import ConnectionInfo
-from sockjs.tornado.httpexchange import Endpoint, HTTPExchange
+from sockjs.tornado.httpexchange import HTTPExchange
 from sockjs.tornado.service import Service
 
 __all__ = ["BaseHandler", "PreflightHandler", "CACHE_TIME"]
@@ -30,9 +30,6 @@ class BaseHandler(HTTPExchange):
     router) seen through :class:`~sockjs.tornado.service.Service`."""
 
     server: Service
-
-    def __init__(self, endpoint: Endpoint, connection: Any) -> None:
-        super().__init__(endpoint, connection)
 
     # -- headers ----------------------------------------------------------
 

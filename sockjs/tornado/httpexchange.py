@@ -2,36 +2,55 @@
 
 The SockJS endpoints do not need ``RequestHandler`` (templates, XSRF,
 transforms, cookies signing, a per-request object of some forty
-attributes): each is an :class:`Endpoint`, a
-``tornado.httputil.HTTPServerConnectionDelegate`` that ``web.Application``
-routes to like any handler, and each request is an :class:`HTTPExchange`,
-the ``HTTPMessageDelegate`` that reads the request and writes the answer
-through the connection's ``write_headers``, ``write``, ``finish`` and
-``detach``. Tornado still parses HTTP, applies ``xheaders`` (to
-``request.remote_ip``), keeps connections alive and frames chunked bodies.
+attributes): each is an :class:`Endpoint`, a ``tornado.routing.Router``
+that ``web.Application`` routes to like any handler (and that gets the
+request Tornado's router already parsed), and each request is an
+:class:`HTTPExchange`, the ``HTTPMessageDelegate`` that reads the request
+body and writes the answer through the connection's ``write_headers``,
+``write``, ``finish`` and ``detach``. Tornado still parses HTTP, applies
+``xheaders`` (to ``request.remote_ip``), keeps connections alive and frames
+chunked bodies.
 
 This module knows HTTP only; SockJS's rules live in ``basehandler`` and the
 transports above it.
 """
 
 import asyncio
+import functools
 import logging
 import re
 import time
 from email.utils import formatdate
 from http.client import responses
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Pattern, Tuple, Type, Union, cast
+from typing import (
+    Any,
+    Awaitable,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Pattern,
+    Protocol,
+    Tuple,
+    Type,
+    Union,
+    cast,
+)
 from urllib.parse import unquote
 
 import tornado
-from tornado import httputil, iostream
+from tornado import httputil, iostream, routing
 from tornado.http1connection import HTTP1Connection
+from tornado.httputil import HTTPServerRequest
 from tornado.log import access_log, app_log
 
 from sockjs.tornado import tornadointernals
-from sockjs.tornado.tasks import spawn
+from sockjs.tornado.tasks import TaskGroup, retrieve_exception, spawn
 
-__all__ = ["Endpoint", "HTTPExchange", "ACCESS_LOG_FORMAT"]
+__all__ = ["Endpoint", "EndpointOwner", "HTTPExchange", "ACCESS_LOG_FORMAT"]
 
 log = logging.getLogger("sockjs.tornado.http")
 
@@ -61,41 +80,144 @@ def _reason(status: int) -> str:
     return reason
 
 
-class Endpoint(httputil.HTTPServerConnectionDelegate):
+@functools.lru_cache(maxsize=256)
+def _canonical(name: str) -> str:
+    # Tornado's spelling of a header name: "content-type" -> "Content-Type"
+    # (asked for the few names Tornado and this package look up).
+    return "-".join(w.capitalize() for w in name.split("-"))
+
+
+class ResponseHeaders(httputil.HTTPHeaders):
+    """The ``HTTPHeaders`` interface over an exchange's own header dict,
+    for ``write_headers``: one value per name, names in Tornado's
+    canonical case (``Content-Type``), as this package writes them.
+
+    Building a real ``HTTPHeaders`` re-normalises and copies every name;
+    for the half-dozen headers of each answer that was a measurable part
+    of an xhr polling round trip. Every method of the mapping interface is
+    implemented here (a lookup in another case is normalised), so nothing
+    reaches ``HTTPHeaders``' own storage.
+    """
+
+    def __init__(self, headers: Dict[str, str]) -> None:
+        # No super().__init__(): the dict is the storage.
+        self._h = headers
+
+    def _key(self, name: str) -> str:
+        return name if name in self._h else _canonical(name)
+
+    def __getitem__(self, name: str) -> str:
+        return self._h[self._key(name)]
+
+    def __setitem__(self, name: str, value: str) -> None:
+        self._h[self._key(name)] = value
+
+    def __delitem__(self, name: str) -> None:
+        del self._h[self._key(name)]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._key(name) in self._h
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._h)
+
+    def __len__(self) -> int:
+        return len(self._h)
+
+    def add(self, name: str, value: str, **kwargs: Any) -> None:
+        key = self._key(name)
+        self._h[key] = self._h[key] + "," + value if key in self._h else value
+
+    def get_list(self, name: str) -> List[str]:
+        key = self._key(name)
+        return [self._h[key]] if key in self._h else []
+
+    def get_all(self) -> Iterable[Tuple[str, str]]:
+        return self._h.items()
+
+    def copy(self) -> "ResponseHeaders":
+        return ResponseHeaders(dict(self._h))
+
+    def __str__(self) -> str:
+        return "".join("%s: %s\r\n" % kv for kv in self._h.items())
+
+    __copy__ = copy
+    __repr__ = __str__
+
+
+class EndpointOwner(Protocol):
+    """What the HTTP layer asks of the service its endpoints serve: a
+    place to keep the tasks of ``async`` method handlers until they end
+    (shutdown waits for them)."""
+
+    @property
+    def tasks(self) -> TaskGroup:
+        """The service's running tasks."""
+
+
+class Endpoint(routing.Router):
     """One URL of a service: a routing target for ``web.Application``.
 
     ``exchange`` is the :class:`HTTPExchange` subclass that serves each
     request, ``server`` what it serves (the router), ``pattern`` the path
     regular expression whose named groups become the exchange's
     ``path_kwargs``.
+
+    ``exchange`` may instead map names to exchange classes: the pattern's
+    ``endpoint`` group then picks the class (several URLs under one route,
+    matched by one regular expression), and is not passed on.
+
+    An ``Endpoint`` is a ``tornado.routing.Router``: the application's
+    router hands it the request it already parsed, with the decoded
+    groups of the route's pattern.
     """
 
-    def __init__(self, exchange: "Type[HTTPExchange]", server: Any, pattern: str) -> None:
+    def __init__(
+        self,
+        exchange: "Union[Type[HTTPExchange], Mapping[str, Type[HTTPExchange]]]",
+        server: EndpointOwner,
+        pattern: str,
+    ) -> None:
         self.exchange = exchange
         self.server = server
         self.pattern = pattern
         # Compiled on first use, as Tornado compiles route patterns: a
         # router may be built with a prefix that is never routed.
         self._regex: Optional[Pattern[str]] = None
-        self._has_groups = "(?P<" in pattern
 
-    def start_request(self, server_conn: object, request_conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate:
-        return self.exchange(self, request_conn)
+    def find_handler(self, request: HTTPServerRequest, **kwargs: Any) -> Optional[httputil.HTTPMessageDelegate]:
+        """The exchange that serves ``request``, or None when this
+        endpoint does not serve its path (the application's next route
+        is tried)."""
+        raw: Optional[Dict[str, Optional[bytes]]] = kwargs.get("path_kwargs")
+        if raw is not None:
+            # Routed by a pattern rule: its groups, percent-decoded (bytes).
+            path_kwargs = {k: v.decode("utf-8", "replace") for k, v in raw.items() if v is not None}
+        else:
+            # Used as a connection delegate of its own.
+            found = self.match(request.path)
+            if found is None:
+                return None
+            path_kwargs = found
+        exchange = self.exchange
+        if isinstance(exchange, type):
+            return exchange(self, request, path_kwargs)
+        chosen = exchange.get(path_kwargs.pop("endpoint", ""))
+        return None if chosen is None else chosen(self, request, path_kwargs)
 
-    def path_kwargs(self, path: str) -> Dict[str, str]:
+    def match(self, path: str) -> Optional[Dict[str, str]]:
         """The named groups of ``path`` (percent-decoded, as Tornado does
-        for handler arguments)."""
-        if not self._has_groups:
-            return {}
+        for handler arguments), or None when it does not match."""
         if self._regex is None:
             self._regex = re.compile(self.pattern if self.pattern.endswith("$") else self.pattern + "$")
         m = self._regex.match(path)
         if m is None:
-            return {}
+            return None
         return {k: unquote(v) for k, v in m.groupdict().items() if v is not None}
 
     def __repr__(self) -> str:
-        return "<%s %s -> %s>" % (type(self).__name__, self.pattern, self.exchange.__name__)
+        names = self.exchange.__name__ if isinstance(self.exchange, type) else ", ".join(self.exchange)
+        return "<%s %s -> %s>" % (type(self).__name__, self.pattern, names)
 
 
 class HTTPExchange(httputil.HTTPMessageDelegate):
@@ -120,15 +242,16 @@ class HTTPExchange(httputil.HTTPMessageDelegate):
     #: (``None``: the body is read and dropped, whatever its size).
     max_body_size: Optional[int] = None
 
-    request: httputil.HTTPServerRequest
-    path_kwargs: Dict[str, str]
-
-    def __init__(self, endpoint: Endpoint, connection: httputil.HTTPConnection) -> None:
+    def __init__(self, endpoint: Endpoint, request: HTTPServerRequest, path_kwargs: Dict[str, str]) -> None:
         self.endpoint = endpoint
         self.server = endpoint.server
+        #: The request, as Tornado's router parsed it (``remote_ip`` with
+        #: ``xheaders`` applied); its body is :attr:`body`.
+        self.request = request
+        self.path_kwargs = path_kwargs
         # Tornado's only server-side connection; its set_close_callback,
         # detach, close and set_max_body_size are public there.
-        self.connection = cast(HTTP1Connection, connection)
+        self.connection = cast(HTTP1Connection, request.connection)
         self.status = 200
         #: Response headers, in the order they are written.
         self.headers: Dict[str, str] = {"Server": SERVER, "Date": http_date()}
@@ -145,11 +268,7 @@ class HTTPExchange(httputil.HTTPMessageDelegate):
     def headers_received(
         self, start_line: Union[httputil.RequestStartLine, httputil.ResponseStartLine], headers: httputil.HTTPHeaders
     ) -> Optional[Awaitable[None]]:
-        start_line = cast(httputil.RequestStartLine, start_line)
-        self.request = httputil.HTTPServerRequest(connection=self.connection, start_line=start_line, headers=headers)
-        self.path_kwargs = self.endpoint.path_kwargs(self.request.path)
-        method = start_line.method
-        if method not in self.methods:
+        if self.request.method not in self.methods:
             # Answered once the body is read (and dropped): an answer
             # before it would cost the client its keep-alive connection.
             self._not_allowed = True
@@ -189,7 +308,9 @@ class HTTPExchange(httputil.HTTPMessageDelegate):
             self.headers["Allow"] = ", ".join(self.methods)
             self.method_not_allowed()
             return
-        handler = getattr(self, self.request.method.lower())
+        method = self.request.method
+        assert method is not None  # Tornado 6.1 types it Optional; a server request has one
+        handler = getattr(self, method.lower())
         try:
             result = handler(**self.path_kwargs)
         except Exception:
@@ -259,7 +380,7 @@ class HTTPExchange(httputil.HTTPMessageDelegate):
             return
         self.finished = True
         self.headers_written = True
-        headers = httputil.HTTPHeaders(self.headers)
+        headers = ResponseHeaders(self.headers)
         if status != 304 and status != 204 and status >= 200:
             headers["Content-Length"] = str(len(body))
         if self.request.method == "HEAD":
@@ -284,7 +405,7 @@ class HTTPExchange(httputil.HTTPMessageDelegate):
             return self._quiet_future(
                 self.connection.write_headers(
                     httputil.ResponseStartLine("HTTP/1.1", self.status, _reason(self.status)),
-                    httputil.HTTPHeaders(self.headers),
+                    ResponseHeaders(self.headers),
                     first or None,
                 )
             )
@@ -307,7 +428,7 @@ class HTTPExchange(httputil.HTTPMessageDelegate):
     @staticmethod
     def _quiet_future(fut: "Awaitable[None]") -> "asyncio.Future[None]":
         f = cast("asyncio.Future[None]", fut)
-        f.add_done_callback(_retrieve)
+        f.add_done_callback(retrieve_exception)
         return f
 
     def end_stream(self, close: bool = False) -> None:
@@ -393,14 +514,9 @@ class HTTPExchange(httputil.HTTPMessageDelegate):
         access_log.warning(ACCESS_LOG_FORMAT + " (client error)", status, summary, ms)
 
 
-def _retrieve(fut: "asyncio.Future[Any]") -> None:
-    # A write to a client that left fails; that is not an error of ours.
-    if not fut.cancelled():
-        fut.exception()
-
-
 def _quiet(fut: "Awaitable[None]") -> None:
-    cast("asyncio.Future[None]", fut).add_done_callback(_retrieve)
+    # A write to a client that left fails; that is not an error of ours.
+    cast("asyncio.Future[None]", fut).add_done_callback(retrieve_exception)
 
 
 #: For type checkers: what an exchange's method handlers look like.

@@ -183,7 +183,8 @@ def decode_messages(payload: "str | bytes") -> List[str]:
         raise PayloadError(BROKEN_JSON) from None
     if data.__class__ is not list or not _all_strings(data):
         raise PayloadError(BROKEN_JSON)
-    return data
+    strings: List[str] = data  # checked just above
+    return strings
 
 
 def decode_ws_message(payload: str) -> List[str]:
@@ -202,4 +203,5 @@ def decode_ws_message(payload: str) -> List[str]:
         return [data]
     if data.__class__ is not list or not _all_strings(data):
         raise PayloadError(BROKEN_JSON)
-    return data
+    strings: List[str] = data  # checked just above
+    return strings

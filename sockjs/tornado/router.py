@@ -185,14 +185,19 @@ class SockJSRouter:
     def _build_urls(self) -> List[Tuple[Any, ...]]:
         p = self.prefix
         disabled = set(self.settings["disabled_transports"])
-        base = p + r"/[^/.]+/(?P<session_id>[^/.]+)/"
-        specs: List[Tuple[str, Type[HTTPExchange]]] = []
-        for name, handler in TRANSPORTS.items():
-            if name not in disabled:
-                specs.append((base + name + "$", handler))
+        # Every session transport under one route: one regular expression
+        # tried instead of one per transport, the transport's name picking
+        # the exchange class (Endpoint's "endpoint" group).
+        session_urls: Dict[str, Type[HTTPExchange]] = {
+            name: handler for name, handler in TRANSPORTS.items() if name not in disabled
+        }
         for name, (handler, users) in SEND_HANDLERS.items():
             if any(u not in disabled for u in users):
-                specs.append((base + name + "$", handler))
+                session_urls[name] = handler
+        specs: List[Tuple[str, Any]] = []
+        if session_urls:
+            names = "|".join(sorted(session_urls, key=len, reverse=True))
+            specs.append((p + r"/[^/.]+/(?P<session_id>[^/.]+)/(?P<endpoint>%s)$" % names, session_urls))
         if self.websockets_enabled:
             specs.append((p + "/websocket$", transports.RawWebSocketTransport))
         specs.append((p + "/info$", static.InfoHandler))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple
 from sockjs.tornado.clientlog import ClientErrorLog
 from sockjs.tornado.origins import OriginPolicy, Verdict
 from sockjs.tornado.stats import StatsCollector
+from sockjs.tornado.tasks import TaskGroup
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Protocol
@@ -45,6 +46,10 @@ class Service(Protocol):
     @property
     def shutting_down(self) -> bool:
         """True once shutdown started: new sessions are refused."""
+
+    @property
+    def tasks(self) -> TaskGroup:
+        """The tasks the service's handlers started, kept until done."""
 
     @property
     def client_errors(self) -> ClientErrorLog:

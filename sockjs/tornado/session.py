@@ -170,6 +170,12 @@ class Session(BaseSession, SessionMixin):
             self._open(info_factory())
         elif self._queue:
             self.flush()
+        schedule = self._sweep_schedule
+        if schedule is not None and self.handler is handler:
+            # The session was filed under its expiry; a heartbeat due
+            # earlier (heartbeat_delay below disconnect_delay) must not
+            # wait for it.
+            schedule.due(self, self._last_write + self._heartbeat_delay)
         return True
 
     def remove_handler(self, handler: Receiver) -> None:

@@ -211,9 +211,12 @@ class SockJSWebSocketHandler(BaseHandler):
             deflate=agreed.deflate,
             subprotocol=agreed.subprotocol,
         )
-        # asyncio sets TCP_NODELAY on every TCP transport it makes.
+        # asyncio sets TCP_NODELAY on every TCP transport it makes. The cast:
+        # Python 3.9's AbstractEventLoop does not declare the method (3.10's
+        # does), though asyncio's and uvloop's loops have it there too.
+        loop = cast(asyncio.BaseEventLoop, asyncio.get_running_loop())
         try:
-            transport, _ = await asyncio.get_running_loop().connect_accepted_socket(lambda: conn, sock=sock)
+            transport, _ = await loop.connect_accepted_socket(lambda: conn, sock=sock)
         except OSError:
             log.debug("websocket client went away during the handshake")
             sock.close()

@@ -407,7 +407,7 @@ class WebSocketConnection(asyncio.Protocol):
                 self._close_sent = True
                 if self.hixie76:
                     frame = b"\xff\x00"
-                elif code in (None, 1005, 1006, 1015):
+                elif code is None or code in (1005, 1006, 1015):
                     frame = wsframes.build_frame(wsframes.OP_CLOSE, b"")
                 else:
                     frame = wsframes.build_frame(wsframes.OP_CLOSE, wsframes.close_payload(code, reason))

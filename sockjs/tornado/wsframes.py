@@ -14,21 +14,30 @@ import base64
 import codecs
 import hashlib
 import struct
-from typing import TYPE_CHECKING, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Callable, List, Optional, Tuple, Union
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Protocol
 else:
     from typing import Protocol
 
-try:
-    from tornado.speedups import websocket_mask as _mask  # type: ignore[import-not-found,unused-ignore]
-except ImportError:  # pragma: no cover - Tornado built without its C speedups
 
-    def _mask(mask: bytes, data: bytes) -> bytes:
-        n = len(data)
-        key = int.from_bytes((mask * (n // 4 + 1))[:n], "little")
-        return (int.from_bytes(data, "little") ^ key).to_bytes(n, "little")
+def _py_mask(mask: bytes, data: bytes) -> bytes:
+    """``data`` XOR the repeated 4-byte ``mask``, in pure Python."""
+    n = len(data)
+    key = int.from_bytes((mask * (n // 4 + 1))[:n], "little")
+    return (int.from_bytes(data, "little") ^ key).to_bytes(n, "little")
+
+
+# Tornado's C version when it has one. Tornado before 6.2 ships it without
+# type stubs: the annotation keeps the name typed there too.
+_mask: Callable[[bytes, bytes], bytes] = _py_mask
+try:
+    from tornado.speedups import websocket_mask  # type: ignore[import-not-found,unused-ignore]
+except ImportError:  # pragma: no cover - Tornado built without its C speedups
+    pass
+else:
+    _mask = websocket_mask
 
 
 __all__ = [

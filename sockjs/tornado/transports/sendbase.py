@@ -6,7 +6,9 @@ running, the answer waits for it, so a client that sends faster than the
 application handles is slowed down instead of buffered without bound.
 """
 
-from typing import Any, Optional
+from typing import Any, Dict, Optional
+
+from tornado.httputil import HTTPServerRequest
 
 from sockjs.tornado import proto
 from sockjs.tornado.basehandler import PreflightHandler
@@ -21,8 +23,8 @@ class SendHandlerBase(PreflightHandler):
     name = "send"
     methods = ("POST", "OPTIONS")
 
-    def __init__(self, endpoint: Endpoint, connection: Any) -> None:
-        super().__init__(endpoint, connection)
+    def __init__(self, endpoint: Endpoint, request: HTTPServerRequest, path_kwargs: Dict[str, str]) -> None:
+        super().__init__(endpoint, request, path_kwargs)
         self.max_body_size = self.server.settings["max_message_size"]
 
     def on_headers(self) -> None:

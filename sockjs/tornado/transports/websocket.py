@@ -90,9 +90,9 @@ class WebSocketReceiver(WebSocketLiveness, BaseTransportMixin):
             session.handler = None
         self.server.untrack(session)
         if by_peer:
-            session.close(
-                *(CLOSE_BY_CLIENT if code in (None, 1000, 1001, 1005, 1006) else (code, reason)), initiator="client"
-            )
+            if code is None or code in (1000, 1001, 1005, 1006):
+                code, reason = CLOSE_BY_CLIENT
+            session.close(code, reason, initiator="client")
         elif code == 1013:
             # The connection dropped a peer that stopped reading.
             assert self.conn is not None
