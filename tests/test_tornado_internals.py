@@ -1,5 +1,5 @@
-"""Canaries: one per private attribute of Tornado or asyncio used by
-``sockjs/tornado/tornadointernals.py``. When a release renames or drops
+"""Canaries: one per private attribute of Tornado used by
+``sockjs/tornado/tornadointernals.py`` (``HTTP1Connection.stream``). When a release renames or drops
 one, the test fails naming it; nothing falls back quietly. And no other
 module uses Tornado's private names."""
 
@@ -8,17 +8,21 @@ import os
 import re
 import socket
 
+import pytest
 from tornado import http1connection, iostream
 
 from sockjs.tornado import tornadointernals
+from sockjs.tornado.wsconnection import WebSocketConnection
 
 ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sockjs")
 
 
 def test_http1connection_stream() -> None:
     async def check() -> None:
-        a, b = socket.socketpair()
-        stream = iostream.IOStream(a)
+        listener = socket.create_server(("127.0.0.1", 0))
+        client = socket.create_connection(listener.getsockname())
+        server_side, _ = listener.accept()
+        stream = iostream.IOStream(server_side)
         try:
             conn = http1connection.HTTP1Connection(stream, is_client=False)
             assert getattr(conn, "stream", None) is stream, (
@@ -27,9 +31,33 @@ def test_http1connection_stream() -> None:
             )
             assert tornadointernals.connection_stream(conn) is stream
             assert tornadointernals.connection_closed(conn) is False
-            tornadointernals.set_nodelay(conn)
-            stream.close()
+            tornadointernals.set_nodelay(conn, True)
+            assert server_side.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            tornadointernals.set_nodelay(conn, False)
+            assert not server_side.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            # A client that hung up is seen once the stream noticed.
+            client.close()
+            await asyncio.wait_for(stream.read_until_close(), 5)
             assert tornadointernals.connection_closed(conn) is True
+            tornadointernals.set_nodelay(conn)  # a closed stream: nothing to do, no error
+        finally:
+            stream.close()
+            client.close()
+            listener.close()
+
+    asyncio.run(check())
+
+
+def test_a_detached_connection_counts_as_closed() -> None:
+    async def check() -> None:
+        a, b = socket.socketpair()
+        stream = iostream.IOStream(a)
+        try:
+            conn = http1connection.HTTP1Connection(stream, is_client=False)
+            assert conn.detach() is stream
+            assert tornadointernals.connection_stream(conn) is None
+            assert tornadointernals.connection_closed(conn) is True
+            tornadointernals.set_nodelay(conn)
         finally:
             stream.close()
             b.close()
@@ -37,26 +65,18 @@ def test_http1connection_stream() -> None:
     asyncio.run(check())
 
 
-def test_asyncio_selector_transport_max_size() -> None:
-    async def check() -> None:
-        # The server side closes at once: from Python 3.12 on, wait_closed()
-        # below waits for every accepted connection to end.
-        server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        transport, _ = await asyncio.get_running_loop().create_connection(asyncio.Protocol, "127.0.0.1", port)
-        try:
-            assert isinstance(getattr(transport, "max_size", None), int), (
-                "asyncio's %s.max_size changed: tornadointernals.set_read_size() needs a new way"
-                % type(transport).__name__
-            )
-            tornadointernals.set_read_size(transport, 4096)
-            assert transport.max_size == 4096  # type: ignore[attr-defined]
-        finally:
-            transport.close()
-            server.close()
-            await server.wait_closed()
+def test_a_missing_attribute_is_named_not_worked_around() -> None:
+    with pytest.raises(AttributeError, match="HTTP1Connection has no 'stream' attribute"):
+        tornadointernals.connection_stream(object())
+    with pytest.raises(AttributeError, match="'stream'"):
+        tornadointernals.connection_closed(object())
 
-    asyncio.run(check())
+
+def test_websocket_reads_use_public_asyncio_api() -> None:
+    # The read size is ours through asyncio.BufferedProtocol (asyncio and
+    # uvloop alike), not asyncio's private transport.max_size (which the
+    # scan below keeps out of every module).
+    assert issubclass(WebSocketConnection, asyncio.BufferedProtocol)
 
 
 # Tornado names that were used before and must not come back outside the

@@ -252,16 +252,22 @@ class HTTPExchange(httputil.HTTPMessageDelegate):
         # Tornado's only server-side connection; its set_close_callback,
         # detach, close and set_max_body_size are public there.
         self.connection = cast(HTTP1Connection, request.connection)
-        self.status = 200
         #: Response headers, in the order they are written.
         self.headers: Dict[str, str] = {"Server": SERVER, "Date": http_date()}
-        #: The answer is complete (or the connection gone).
-        self.finished = False
-        self.headers_written = False
-        self.gone = False
-        self._not_allowed = False
-        self._body: Optional[List[bytes]] = None
-        self._body_size = 0
+
+    # Per-request state starts as these class defaults: an instance holds
+    # only what changed (less to build per request, less memory for a poll
+    # that waits).
+    #: The answer's status.
+    status = 200
+    #: The answer is complete (or the connection gone).
+    finished = False
+    headers_written = False
+    #: The client went away before the answer was complete.
+    gone = False
+    _not_allowed = False
+    _body: Optional[List[bytes]] = None
+    _body_size = 0
 
     # -- HTTPMessageDelegate ----------------------------------------------
 

@@ -236,6 +236,10 @@ class Verdict(NamedTuple):
     reason: str
 
 
+#: The verdict of the default policy, made once (asked on every request).
+_ALLOW_ALL = Verdict(True, "every origin allowed")
+
+
 def referer_origin(referer: str) -> Optional[str]:
     """The ``scheme://host[:port]`` that a ``Referer`` URL starts with, or
     ``None`` when it is not an absolute URL with a host."""
@@ -328,7 +332,7 @@ class OriginPolicy:
         ``embedded``: the endpoint is one a page loads as a script or a
         frame (no ``Origin`` from the browser)."""
         if self.matcher.allow_all:
-            return Verdict(True, "every origin allowed")
+            return _ALLOW_ALL
         site = (headers.get("Sec-Fetch-Site") or "").strip().lower()
         if site == "same-origin":
             return Verdict(True, "same origin")

@@ -1,16 +1,18 @@
-"""Every private attribute of Tornado (and asyncio) that sockjs-tornado
-uses, each with the reason, in one place.
+"""Every private attribute of Tornado that sockjs-tornado uses, each with
+the reason, in one place. There is one: ``HTTP1Connection.stream``. Nothing
+of asyncio's private side is used (the websocket reads size their own
+buffer through ``asyncio.BufferedProtocol``, which uvloop implements too).
 
 Everything else runs on public API. ``tests/test_tornado_internals.py``
 holds one canary per attribute: when a release renames or removes one, that
 test fails naming it, instead of the server quietly behaving differently.
-Nothing here falls back silently: a missing attribute raises.
+Nothing here falls back silently: a missing attribute raises an error that
+names it.
 """
 
-import asyncio
 from typing import Any
 
-__all__ = ["connection_stream", "connection_closed", "set_nodelay", "set_read_size"]
+__all__ = ["connection_stream", "connection_closed", "set_nodelay"]
 
 
 def connection_stream(connection: Any) -> Any:
@@ -21,8 +23,16 @@ def connection_stream(connection: Any) -> Any:
     Nagle's algorithm off while it lasts (``disable_nagle``); Tornado turns
     it on only around ``finish()``, and ``HTTPConnection`` has no public
     way to reach the socket option.
+
+    ``None`` once the connection was detached (Tornado's own state then).
     """
-    return connection.stream
+    try:
+        return connection.stream
+    except AttributeError:
+        raise AttributeError(
+            "tornado.http1connection.HTTP1Connection has no 'stream' attribute in this Tornado release: "
+            "see sockjs/tornado/tornadointernals.py"
+        ) from None
 
 
 def connection_closed(connection: Any) -> bool:
@@ -33,35 +43,13 @@ def connection_closed(connection: Any) -> bool:
     request and hung up at once (the close read along with the request)
     is never reported, and its long poll would wait for ever.
     """
-    return bool(connection_stream(connection).closed())
+    stream = connection_stream(connection)
+    return stream is None or bool(stream.closed())
 
 
 def set_nodelay(connection: Any, value: bool = True) -> None:
     """``TCP_NODELAY`` on the connection's socket (see
     :func:`connection_stream`)."""
     stream = connection_stream(connection)
-    if not stream.closed():
+    if stream is not None and not stream.closed():
         stream.set_nodelay(value)
-
-
-#: What :func:`set_read_size` sets.
-READ_SIZE = 65536
-
-
-def set_read_size(transport: asyncio.BaseTransport, size: int = READ_SIZE) -> None:
-    """How much asyncio's selector transport reads at a time (its
-    ``max_size``, 256 KiB by default).
-
-    Why: a 256 KiB read buffer is past glibc's mmap threshold, mapped and
-    unmapped on every read until malloc adapts, which halved websocket echo
-    throughput on a fresh server. Speed only, never correctness: other
-    loops (uvloop) have no such attribute and read their own way, so there
-    it is left alone.
-    """
-    if type(transport).__module__.startswith("asyncio."):
-        if not hasattr(transport, "max_size"):
-            raise AttributeError(
-                "asyncio's %s has no max_size any more: see sockjs/tornado/tornadointernals.py"
-                % type(transport).__name__
-            )
-        transport.max_size = size

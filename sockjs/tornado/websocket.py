@@ -17,7 +17,7 @@ from typing import Any, List, Optional, cast
 
 from tornado import iostream
 
-from sockjs.tornado import tornadointernals, wsframes, wsnegotiate
+from sockjs.tornado import wsframes, wsnegotiate
 from sockjs.tornado.basehandler import BaseHandler
 from sockjs.tornado.tasks import retrieve_exception
 from sockjs.tornado.wsconnection import (
@@ -227,8 +227,3 @@ class SockJSWebSocketHandler(BaseHandler):
             # refuse every call once closed.
             return
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
-        # asyncio's selector transport reads up to 256 KiB at a time: a
-        # buffer past glibc's mmap threshold, mapped and unmapped on every
-        # read until malloc adapts, which halved echo throughput on a fresh
-        # server (bench/README.md). 64 KiB stays on the heap.
-        tornadointernals.set_read_size(transport, READ_LIMIT)

@@ -1,4 +1,4 @@
-"""One websocket connection after its handshake: an asyncio Protocol.
+"""One websocket connection after its handshake: an asyncio (buffered) Protocol.
 
 Once the handshake succeeds the connection leaves Tornado: the socket is
 handed to a plain :class:`WebSocketConnection`, which parses every complete
@@ -81,6 +81,21 @@ class _Turn(threading.local):
 _turn = _Turn()
 
 
+class _ReadBuffer(threading.local):
+    """The buffer this thread's loop reads websocket bytes into
+    (``READ_LIMIT`` bytes, one per thread, shared by its connections: each
+    read is copied out before the next one starts). asyncio's own reads
+    would allocate 256 KiB each, past glibc's mmap threshold: mapped and
+    unmapped on every read until malloc adapts, which halved echo
+    throughput on a fresh server (bench/README.md)."""
+
+    def __init__(self) -> None:
+        self.view = memoryview(bytearray(READ_LIMIT))
+
+
+_read_buffer = _ReadBuffer()
+
+
 def _end_turn(state: _Turn) -> None:
     state.ending = False
     corked, state.corked = state.corked, []
@@ -95,7 +110,7 @@ def _can_write_eof(transport: asyncio.BaseTransport) -> bool:
         return False
 
 
-class WebSocketConnection(asyncio.Protocol):
+class WebSocketConnection(asyncio.BufferedProtocol):
     """One websocket connection after its handshake.
 
     ``max_message_size`` bounds a message; ``max_write_buffer`` bounds what
@@ -203,7 +218,19 @@ class WebSocketConnection(asyncio.Protocol):
             data, self._initial = self._initial, b""
             self.data_received(data)
 
+    # asyncio.BufferedProtocol (public on asyncio and uvloop alike): the
+    # loop reads into our buffer, so how much it reads at a time is ours.
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        """Where the loop reads to: this thread's read buffer."""
+        return _read_buffer.view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """``nbytes`` were read into the buffer: copied out and parsed."""
+        self.data_received(bytes(_read_buffer.view[:nbytes]))
+
     def data_received(self, data: bytes) -> None:
+        """Bytes from the peer (the TLS adapter hands them in here)."""
         if self._closed:
             return
         if self._hixie_keys is not None:
