@@ -323,6 +323,28 @@ def test_fragmented_message_with_interleaved_control_frames():
         ], split
 
 
+def test_consecutive_fragmented_messages_start_afresh():
+    # What a message in several frames or reads keeps (its opcode, its UTF-8
+    # state) ends with it: a binary message after a text one split inside a
+    # character is not read as text, and the parser holds nothing after.
+    euro = "\u20ac".encode()
+    data = (
+        client_frame(wsframes.OP_TEXT, euro[:2], fin=False)
+        + client_frame(wsframes.OP_CONT, euro[2:])
+        + client_frame(wsframes.OP_BINARY, b"\xff", fin=False)
+        + client_frame(wsframes.OP_CONT, b"\xfe" * 200)
+        + client_frame(wsframes.OP_TEXT, b"x")
+    )
+    for split in range(len(data) + 1):
+        parser = wsframes.FrameParser(1000)
+        assert feed_all(parser, data, split) == [
+            (wsframes.OP_TEXT, "\u20ac"),
+            (wsframes.OP_BINARY, b"\xff" + b"\xfe" * 200),
+            (wsframes.OP_TEXT, "x"),
+        ], split
+        assert parser.buffered == 0
+
+
 def test_control_frames():
     parser = wsframes.FrameParser(100)
     close = client_frame(wsframes.OP_CLOSE, wsframes.close_payload(1001, "bye"))

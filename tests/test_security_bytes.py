@@ -20,13 +20,16 @@ E = "\u00e9"
 
 
 class Amplify(SockJSConnection):
-    """``"u<n>"`` answers ``n`` characters of é; anything else is echoed."""
+    """``"u<n>"`` answers ``n`` characters of é, ``"b<n>"`` broadcasts them
+    to this connection; anything else is echoed."""
 
     closed = []
 
     def on_message(self, message: str) -> None:
         if message.startswith("u") and message[1:].isdigit():
             self.send(E * int(message[1:]))
+        elif message.startswith("b") and message[1:].isdigit():
+            self.broadcast([self], E * int(message[1:]))
         else:
             self.send(message)
 
@@ -134,6 +137,21 @@ def test_byte_counters_count_utf8(server, path):
     text = server.call(lambda: render([router(server)]))
     value = int(re.search(r'^sockjs_bytes_received_total\{service="/a"\} (\d+)$', text, re.M).group(1))
     assert value == after[0]
+
+
+@pytest.mark.parametrize("path", ["/a/websocket", "/a/000/bcnt/websocket"])
+def test_byte_counters_count_utf8_for_broadcasts(server, path):
+    ws = websocket.create_connection(server.ws_url + path, timeout=5)
+    try:
+        if path != "/a/websocket":
+            assert ws.recv() == "o"
+        before = server.call(lambda: router(server).stats.bytes_sent)
+        ws.send("b1000" if path == "/a/websocket" else proto.json_encode(["b1000"]))
+        ws.recv()
+        after = server.call(lambda: router(server).stats.bytes_sent)
+    finally:
+        ws.close()
+    assert after - before == 2000 + (0 if path == "/a/websocket" else len('a[""]'))
 
 
 # -- max_queue_size ----------------------------------------------------------------

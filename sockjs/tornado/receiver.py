@@ -36,7 +36,9 @@ class Receiver(Protocol):
 
     def send_frame(self, frame: str, shared: Optional["Broadcast"] = None) -> None:
         """Write one frame. A polling receiver ends its response after it
-        and detaches itself from the session."""
+        and detaches itself from the session. With ``shared``, ``frame`` is
+        that broadcast's ``frame``: what a transport derives from it may be
+        kept in ``shared.cache`` for the other receivers."""
 
     def send_final(self, frame: str) -> None:
         """Write one last frame, then end (and detach)."""
@@ -53,12 +55,17 @@ class Broadcast:
     transports keep what they derive from it once (e.g. a websocket frame
     carrying ``a["msg"]``)."""
 
-    __slots__ = ("message", "encoded", "encoded_size", "frame", "cache")
+    __slots__ = ("message", "message_size", "encoded", "encoded_size", "frame", "frame_size", "cache")
 
     def __init__(self, message: Any) -> None:
         self.message = proto.message_text(message)
+        #: ``message`` in UTF-8 bytes (sizes are counted once per broadcast,
+        #: not once per receiver).
+        self.message_size = proto.utf8_len(self.message)
         self.encoded = proto.message_json(message)
         #: ``encoded`` in UTF-8 bytes.
         self.encoded_size = proto.utf8_len(self.encoded)
         self.frame = "a[" + self.encoded + "]"
+        #: ``frame`` in UTF-8 bytes.
+        self.frame_size = self.encoded_size + 3
         self.cache: Dict[str, Any] = {}

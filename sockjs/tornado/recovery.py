@@ -86,15 +86,29 @@ _TOMBSTONES = 10000
 class RecoveryState:
     """What a recoverable session keeps (only those have one)."""
 
-    __slots__ = ("token", "count", "ring", "ring_bytes", "suspended", "away", "leaving", "holding", "subscribed_at")
+    __slots__ = (
+        "token",
+        "count",
+        "ring",
+        "ring_bytes",
+        "max_bytes",
+        "suspended",
+        "away",
+        "leaving",
+        "holding",
+        "subscribed_at",
+    )
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, limit: int, max_bytes: int) -> None:
         self.token = token
         #: Counted messages sent so far.
         self.count = 0
-        #: The last counted messages, as encoded JSON text.
-        self.ring: Deque[str] = deque()
+        #: The last ``limit`` counted messages, as encoded JSON text (the
+        #: deque drops the oldest by itself), and at most ``max_bytes`` of
+        #: them (trimmed on the rare overflow).
+        self.ring: Deque[str] = deque(maxlen=limit)
         self.ring_bytes = 0
+        self.max_bytes = max_bytes
         #: True while the client is away.
         self.suspended = False
         #: Counted messages sent while away.
@@ -106,15 +120,23 @@ class RecoveryState:
         #: Channel -> Unix time of subscription (for the saved state).
         self.subscribed_at: Dict[str, float] = {}
 
-    def record(self, encoded: str, limit: int, max_bytes: int) -> bool:
-        """Keep one counted message; False when the client, away, has now
-        surely missed more than is kept."""
+    def record(self, encoded: str) -> bool:
+        """Keep one message; True when it goes out now. False when it is
+        held back (the session is being restored: :attr:`holding`), or
+        when the client, away, has now surely missed more than is kept.
+        Runs once per delivery of every broadcast: keep it lean."""
+        if self.holding is not None:
+            self.holding.append(encoded)
+            return False
         self.count += 1
         ring = self.ring
+        if len(ring) == ring.maxlen:
+            self.ring_bytes -= len(ring[0])
         ring.append(encoded)
         self.ring_bytes += len(encoded)
-        while len(ring) > limit or (self.ring_bytes > max_bytes and len(ring) > 1):
-            self.ring_bytes -= len(ring.popleft())
+        if self.ring_bytes > self.max_bytes:
+            while self.ring_bytes > self.max_bytes and len(ring) > 1:
+                self.ring_bytes -= len(ring.popleft())
         if self.suspended:
             self.away += 1
             return self.away <= len(ring)
@@ -156,6 +178,9 @@ class Recovery:
         self._refresh_at = 0.0
         self._state: Any = None
         self._state_checked = False
+
+    def _new_state(self, token: str) -> RecoveryState:
+        return RecoveryState(token, self.buffer, self.max_bytes)
 
     # -- the saved state (Redis broker only) ------------------------------
 
@@ -233,7 +258,7 @@ class Recovery:
         return "new"
 
     def _start_fresh(self, session: Any, failure: Optional[str]) -> None:
-        rec = session.recovery = RecoveryState(uuid.uuid4().hex)
+        rec = session.recovery = self._new_state(uuid.uuid4().hex)
         self._sessions[rec.token] = session
         if failure is not None:
             session.conn.recovery_failed = failure
@@ -285,7 +310,7 @@ class Recovery:
         restore_identity(conn, saved.get("cid"), saved.get("data"))
         conn.presence_info = saved.get("info")
         conn.recovered = "restored"
-        rec = session.recovery = RecoveryState(token)
+        rec = session.recovery = self._new_state(token)
         self._sessions[token] = session
         rec.holding = []
         channels = self.router.channels

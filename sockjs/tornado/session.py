@@ -217,7 +217,8 @@ class Session(BaseSession, SessionMixin):
         out of what recovery replays (control messages)."""
         if self.state >= CLOSING:
             return
-        if self.recovery is not None and record and not self._record(msg):
+        if self.recovery is not None and record and not self.recovery.record(msg):
+            self._not_recorded()
             return
         self._queue.append(msg)
         self._queued_bytes += proto.utf8_len(msg)
@@ -230,7 +231,9 @@ class Session(BaseSession, SessionMixin):
         as the frame the broadcast built once."""
         if self.state >= CLOSING:
             return
-        if self.recovery is not None and not self._record(message.encoded):
+        rec = self.recovery
+        if rec is not None and not rec.record(message.encoded):
+            self._not_recorded()
             return
         handler = self.handler
         if handler is not None and not self._queue and not self._batching and self._immediate_flush and handler.ready:
@@ -246,20 +249,16 @@ class Session(BaseSession, SessionMixin):
         """Send a recovery control object (not counted, not replayed)."""
         self.send_jsonified(proto.json_encode(body), stats=False, record=False)
 
-    def _record(self, encoded: str) -> bool:
-        # Whether the message goes out now (False: held back while the
-        # session is restored, or the session gave up on an away client).
+    def _not_recorded(self) -> None:
+        # A message recovery did not let out: held back while the session
+        # is restored (nothing to do), or the away client has now missed
+        # more than is kept.
         rec = self.recovery
         assert rec is not None
-        if rec.holding is not None:
-            rec.holding.append(encoded)
-            return False
-        if rec.record(encoded, self.server.settings["recovery_buffer"], self._max_queue):
-            return True
-        manager = self.server.recovery
-        assert manager is not None
-        manager.overflowed(self)
-        return False
+        if rec.holding is None:
+            manager = self.server.recovery
+            assert manager is not None
+            manager.overflowed(self)
 
     def _suspend(self, window: float) -> None:
         self.bound_to_receiver = False

@@ -187,6 +187,40 @@ def _unmask_at(mask: bytes, offset: int, data: bytes) -> bytes:
 _Utf8Decoder = codecs.getincrementaldecoder("utf-8")
 
 
+class _Message:
+    """A message that is not one whole frame in one read: fragmented, or a
+    frame whose payload is still arriving. Made when such a message
+    starts and dropped when it ends, so the common case (a whole message
+    in one frame) never makes one, and an idle parser holds none."""
+
+    __slots__ = (
+        "op",
+        "compressed",
+        "parts",
+        "size",
+        "out_size",
+        "decoder",
+        "rest",
+        "rest_mask",
+        "rest_offset",
+        "rest_fin",
+    )
+
+    def __init__(self, op: int, compressed: bool) -> None:
+        self.op = op
+        self.compressed = compressed
+        self.parts: List[Union[str, bytes]] = []
+        self.size = 0  # its bytes on the wire so far
+        self.out_size = 0  # its decompressed bytes so far
+        # Text is checked as it arrives, across fragment boundaries.
+        self.decoder: Optional[codecs.IncrementalDecoder] = _Utf8Decoder() if op == OP_TEXT else None
+        # The data frame whose payload is still arriving (``rest`` bytes).
+        self.rest = 0
+        self.rest_mask = b""
+        self.rest_offset = 0
+        self.rest_fin = False
+
+
 class FrameParser:
     """Incremental RFC 6455 parser for frames sent by a client.
 
@@ -207,191 +241,164 @@ class FrameParser:
     its decompressed size too.
     """
 
-    __slots__ = (
-        "_buf",
-        "max_message_size",
-        "_inflater",
-        "_op",
-        "_compressed",
-        "_parts",
-        "_size",
-        "_out_size",
-        "_decoder",
-        "_rest",
-        "_rest_mask",
-        "_rest_offset",
-        "_rest_fin",
-        "_done",
-    )
+    # Few slots, one per connection: what only a message in several
+    # frames or reads needs lives in a _Message made for it.
+    __slots__ = ("_buf", "max_message_size", "_inflater", "_msg", "_done")
 
     def __init__(self, max_message_size: int, inflater: Optional[Inflater] = None) -> None:
         self._buf = b""
         self.max_message_size = max_message_size
         self._inflater = inflater
-        # The message being assembled from fragments (``_op`` None: none).
-        self._op: Optional[int] = None
-        self._compressed = False
-        self._parts: List[Union[str, bytes]] = []
-        self._size = 0  # its bytes on the wire so far
-        self._out_size = 0  # its decompressed bytes so far
-        self._decoder: Optional[codecs.IncrementalDecoder] = None
-        # The data frame whose payload is still arriving (``_rest`` bytes).
-        self._rest = 0
-        self._rest_mask = b""
-        self._rest_offset = 0
-        self._rest_fin = False
+        # The message in progress, if any.
+        self._msg: Optional[_Message] = None
+        # A close frame, or a protocol error, ended the parsing.
         self._done = False
 
     def feed(self, data: bytes) -> List[Message]:
         out: List[Message] = []
+        if self._done:
+            return out
         try:
-            self._parse(data, out)
+            msg = self._msg
+            if msg is not None and msg.rest:
+                data = self._continue_frame(msg, data, out)
+                if not data:
+                    return out
+            buf = self._buf + data if self._buf else data
+            pos = 0
+            end = len(buf)
+            limit = self.max_message_size
+            while end - pos >= 2:
+                b0 = buf[pos]
+                b1 = buf[pos + 1]
+                opcode = b0 & 0x0F
+                rsv = b0 & 0x70
+                if rsv and (rsv != 0x40 or self._inflater is None or opcode not in (OP_TEXT, OP_BINARY)):
+                    raise ProtocolError(1002, "Reserved bits set")
+                if not b1 & 0x80:
+                    raise ProtocolError(1002, "Client frame not masked")
+                fin = b0 & 0x80
+                msg = self._msg
+                if opcode >= 0x8:
+                    if opcode not in (OP_CLOSE, OP_PING, OP_PONG):
+                        raise ProtocolError(1002, "Unknown opcode")
+                    if not fin:
+                        raise ProtocolError(1002, "Fragmented control frame")
+                elif opcode == OP_CONT:
+                    if msg is None:
+                        raise ProtocolError(1002, "Continuation without a start")
+                elif opcode == OP_TEXT or opcode == OP_BINARY:
+                    if msg is not None:
+                        raise ProtocolError(1002, "Expected a continuation frame")
+                else:
+                    raise ProtocolError(1002, "Unknown opcode")
+                n = b1 & 0x7F
+                hdr = 6
+                if n == 126:
+                    if end - pos < 8:
+                        break
+                    n = (buf[pos + 2] << 8) | buf[pos + 3]
+                    hdr = 8
+                elif n == 127:
+                    if end - pos < 14:
+                        break
+                    n = struct.unpack_from("!Q", buf, pos + 2)[0]
+                    hdr = 14
+                if opcode >= 0x8:
+                    if n > 125:
+                        raise ProtocolError(1002, "Control frame too long")
+                    if end - pos < hdr + n:
+                        break
+                    mask = buf[pos + hdr - 4 : pos + hdr]
+                    payload = _mask(mask, buf[pos + hdr : pos + hdr + n]) if n else b""
+                    pos += hdr + n
+                    if opcode == OP_CLOSE:
+                        check_close_payload(payload)
+                        out.append((opcode, payload))
+                        # Nothing may follow a close frame.
+                        self._done = True
+                        pos = end
+                        break
+                    out.append((opcode, payload))
+                    continue
+                if (n + msg.size if msg is not None else n) > limit:
+                    raise ProtocolError(1009, "Message too big")
+                if end - pos < hdr:
+                    break
+                avail = end - pos - hdr
+                if fin and msg is None and avail >= n:
+                    # The common case: a whole message in one whole frame.
+                    payload = _mask(buf[pos + hdr - 4 : pos + hdr], buf[pos + hdr : pos + hdr + n]) if n else b""
+                    pos += hdr + n
+                    if rsv:
+                        payload = self._inflate_whole(payload)
+                    if opcode == OP_TEXT:
+                        try:
+                            out.append((OP_TEXT, payload.decode("utf-8")))
+                        except UnicodeDecodeError:
+                            raise ProtocolError(1007, "Invalid UTF-8") from None
+                    else:
+                        out.append((opcode, payload))
+                    continue
+                if msg is None:
+                    msg = self._msg = _Message(opcode, bool(rsv))
+                mask = buf[pos + hdr - 4 : pos + hdr]
+                start = pos + hdr
+                msg.size += n
+                if avail >= n:
+                    pos = start + n
+                    self._add(msg, _mask(mask, buf[start:pos]) if n else b"", bool(fin), out)
+                    continue
+                # The payload is still arriving: take what there is now.
+                msg.rest = n - avail
+                msg.rest_mask = mask
+                msg.rest_offset = avail
+                msg.rest_fin = bool(fin)
+                if avail:
+                    self._add(msg, _mask(mask, buf[start:end]), False, out)
+                pos = end
+                break
+            self._buf = buf[pos:] if pos < end else b""
         except ProtocolError as e:
             e.messages = out
             self._done = True
             self._buf = b""
+            self._msg = None
             raise
         return out
 
-    def _parse(self, data: bytes, out: List[Message]) -> None:
-        if self._done:
-            return
-        if self._rest:
-            data = self._continue_frame(data, out)
-            if not data:
-                return
-        buf = self._buf + data if self._buf else data
-        pos = 0
-        end = len(buf)
-        limit = self.max_message_size
-        while end - pos >= 2:
-            b0 = buf[pos]
-            b1 = buf[pos + 1]
-            opcode = b0 & 0x0F
-            rsv = b0 & 0x70
-            if rsv and (rsv != 0x40 or self._inflater is None or opcode not in (OP_TEXT, OP_BINARY)):
-                raise ProtocolError(1002, "Reserved bits set")
-            if not b1 & 0x80:
-                raise ProtocolError(1002, "Client frame not masked")
-            fin = b0 & 0x80
-            if opcode >= 0x8:
-                if opcode not in (OP_CLOSE, OP_PING, OP_PONG):
-                    raise ProtocolError(1002, "Unknown opcode")
-                if not fin:
-                    raise ProtocolError(1002, "Fragmented control frame")
-            elif opcode == OP_CONT:
-                if self._op is None:
-                    raise ProtocolError(1002, "Continuation without a start")
-            elif opcode == OP_TEXT or opcode == OP_BINARY:
-                if self._op is not None:
-                    raise ProtocolError(1002, "Expected a continuation frame")
-            else:
-                raise ProtocolError(1002, "Unknown opcode")
-            n = b1 & 0x7F
-            hdr = 6
-            if n == 126:
-                if end - pos < 8:
-                    break
-                n = (buf[pos + 2] << 8) | buf[pos + 3]
-                hdr = 8
-            elif n == 127:
-                if end - pos < 14:
-                    break
-                n = struct.unpack_from("!Q", buf, pos + 2)[0]
-                hdr = 14
-            if opcode >= 0x8:
-                if n > 125:
-                    raise ProtocolError(1002, "Control frame too long")
-                if end - pos < hdr + n:
-                    break
-                mask = buf[pos + hdr - 4 : pos + hdr]
-                payload = _mask(mask, buf[pos + hdr : pos + hdr + n]) if n else b""
-                pos += hdr + n
-                if opcode == OP_CLOSE:
-                    check_close_payload(payload)
-                    out.append((opcode, payload))
-                    # Nothing may follow a close frame.
-                    self._done = True
-                    pos = end
-                    break
-                out.append((opcode, payload))
-                continue
-            if n + self._size > limit:
-                raise ProtocolError(1009, "Message too big")
-            if end - pos < hdr:
-                break
-            avail = end - pos - hdr
-            if fin and opcode != OP_CONT and not rsv and avail >= n:
-                # The common case: a whole message in one whole frame.
-                payload = _mask(buf[pos + hdr - 4 : pos + hdr], buf[pos + hdr : pos + hdr + n]) if n else b""
-                pos += hdr + n
-                if opcode == OP_TEXT:
-                    try:
-                        out.append((OP_TEXT, payload.decode("utf-8")))
-                    except UnicodeDecodeError:
-                        raise ProtocolError(1007, "Invalid UTF-8") from None
-                else:
-                    out.append((opcode, payload))
-                continue
-            if opcode != OP_CONT:
-                self._start(opcode, bool(rsv))
-            mask = buf[pos + hdr - 4 : pos + hdr]
-            start = pos + hdr
-            self._size += n
-            if avail >= n:
-                pos = start + n
-                self._add(_mask(mask, buf[start:pos]) if n else b"", bool(fin), out)
-                continue
-            # The payload is still arriving: take what there is now.
-            self._rest = n - avail
-            self._rest_mask = mask
-            self._rest_offset = avail
-            self._rest_fin = bool(fin)
-            if avail:
-                self._add(_mask(mask, buf[start:end]), False, out)
-            pos = end
-            break
-        self._buf = buf[pos:] if pos < end else b""
+    def _inflate_whole(self, payload: bytes) -> bytes:
+        """A whole compressed message, decompressed."""
+        inflater = self._inflater
+        assert inflater is not None
+        room = self.max_message_size
+        data = inflater.decompress(payload, room)
+        return data + inflater.finish(room - len(data))
 
-    def _continue_frame(self, data: bytes, out: List[Message]) -> bytes:
+    def _continue_frame(self, msg: _Message, data: bytes, out: List[Message]) -> bytes:
         """Take the next piece of the frame in progress from ``data``;
         return what follows it."""
-        take = min(self._rest, len(data))
+        take = min(msg.rest, len(data))
         chunk = data[:take] if take < len(data) else data
-        self._rest -= take
-        offset = self._rest_offset
-        self._rest_offset = offset + take
-        self._add(_unmask_at(self._rest_mask, offset, chunk), self._rest_fin and not self._rest, out)
+        msg.rest -= take
+        offset = msg.rest_offset
+        msg.rest_offset = offset + take
+        self._add(msg, _unmask_at(msg.rest_mask, offset, chunk), msg.rest_fin and not msg.rest, out)
         return data[take:] if take < len(data) else b""
 
-    def _start(self, opcode: int, compressed: bool) -> None:
-        self._op = opcode
-        self._compressed = compressed
-        self._parts = []
-        self._size = 0
-        self._out_size = 0
-        if opcode == OP_TEXT:
-            if self._decoder is None:
-                self._decoder = _Utf8Decoder()
-            else:
-                self._decoder.reset()
-
-    def _add(self, chunk: bytes, final: bool, out: List[Message]) -> None:
-        """One more piece of the message being assembled; ``final``: its
-        last."""
-        if self._compressed:
+    def _add(self, msg: _Message, chunk: bytes, final: bool, out: List[Message]) -> None:
+        """One more piece of the message in progress; ``final``: its last."""
+        if msg.compressed:
             inflater = self._inflater
             assert inflater is not None
-            room = self.max_message_size - self._out_size
+            room = self.max_message_size - msg.out_size
             chunk = inflater.decompress(chunk, room)
             if final:
                 chunk += inflater.finish(room - len(chunk))
-            self._out_size += len(chunk)
-        op = self._op
-        parts = self._parts
-        if op == OP_TEXT:
-            decoder = self._decoder
-            assert decoder is not None
+            msg.out_size += len(chunk)
+        parts = msg.parts
+        decoder = msg.decoder
+        if decoder is not None:
             try:
                 text = decoder.decode(chunk, final)
             except UnicodeDecodeError:
@@ -406,14 +413,13 @@ class FrameParser:
             if final:
                 out.append((OP_BINARY, b"".join(parts)))  # type: ignore[arg-type]
         if final:
-            self._op = None
-            self._parts = []
-            self._size = 0
+            self._msg = None
 
     @property
     def buffered(self) -> int:
         """Bytes held for an incomplete frame or message."""
-        return len(self._buf) + self._size
+        msg = self._msg
+        return len(self._buf) + (msg.size if msg is not None else 0)
 
 
 class Hixie76Parser:

@@ -4,6 +4,7 @@ becomes a websocket close frame with its code and reason. The application
 may choose a subprotocol among those the client offers
 (``SockJSConnection.select_subprotocol``)."""
 
+import sys
 from typing import List, Optional, Union
 
 from sockjs.tornado.connectioninfo import ConnectionInfo
@@ -33,7 +34,9 @@ class RawWebSocketReceiver(WebSocketLiveness):
     def on_ws_open(self, conn: WebSocketConnection) -> None:
         self.conn = conn
         if conn.frame_key is not None:
-            self._cache_key = "raw:" + conn.frame_key
+            # Interned: one string for all connections alike, not one each,
+            # and the cache lookup per delivery matches it by identity.
+            self._cache_key = sys.intern("raw:" + conn.frame_key)
         session = self.server.make_raw_session()
         session.subprotocol = conn.subprotocol
         session.on_idle = conn.resume_reading
@@ -46,9 +49,11 @@ class RawWebSocketReceiver(WebSocketLiveness):
     def on_ws_messages(self, messages: List[Union[str, bytes]]) -> None:
         session = self.session
         if session is not None:
-            stats = self.server.stats
+            size = 0
             for message in messages:
-                stats.on_bytes_recv(len(message) if isinstance(message, bytes) else utf8_len(message))
+                # utf8_len inlined for ASCII text (once per message).
+                size += len(message) if isinstance(message, bytes) or message.isascii() else utf8_len(message)
+            self.server.stats.on_bytes_recv(size)
             session.on_messages(messages)
             if session.inbox_size > self._max_inbox and self.conn is not None:
                 self.conn.pause_reading()
@@ -71,7 +76,8 @@ class RawWebSocketReceiver(WebSocketLiveness):
 
     def send_text(self, text: str) -> None:
         if self.conn is not None:
-            self.server.stats.on_bytes_sent(utf8_len(text))
+            # utf8_len inlined for ASCII (once per message).
+            self.server.stats.on_bytes_sent(len(text) if text.isascii() else utf8_len(text))
             self.conn.send_text(text)
 
     def send_binary(self, data: bytes) -> None:
@@ -83,7 +89,7 @@ class RawWebSocketReceiver(WebSocketLiveness):
         conn = self.conn
         if conn is None:
             return
-        self.server.stats.on_bytes_sent(utf8_len(message.message))
+        self.server.stats.on_bytes_sent(message.message_size)
         key = self._cache_key
         if key is None:
             # Compressed with this connection's own context.

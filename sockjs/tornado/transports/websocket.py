@@ -2,6 +2,7 @@
 Each websocket connection is its own session,
 whatever its session id, and lives exactly as long as the connection."""
 
+import sys
 from typing import Any, List, Optional, Union
 
 from sockjs.tornado import proto
@@ -34,7 +35,9 @@ class WebSocketReceiver(WebSocketLiveness, BaseTransportMixin):
     def on_ws_open(self, conn: WebSocketConnection) -> None:
         self.conn = conn
         if conn.frame_key is not None:
-            self._cache_key = "ws:" + conn.frame_key
+            # Interned: one string for all connections alike, not one each,
+            # and the cache lookup per delivery matches it by identity.
+            self._cache_key = sys.intern("ws:" + conn.frame_key)
         conn.on_writable = self._writable
         session = self.server.create_session(None, register=False)
         session.bound_to_receiver = True
@@ -48,19 +51,23 @@ class WebSocketReceiver(WebSocketLiveness, BaseTransportMixin):
         session = self.session
         if session is None:
             return
+        stats = self.server.stats
         decoded: List[str] = []
         for text in messages:
-            self.server.stats.on_bytes_recv(len(text) if isinstance(text, bytes) else proto.utf8_len(text))
-            try:
-                if isinstance(text, bytes):
+            if isinstance(text, bytes):
+                stats.on_bytes_recv(len(text))
+                try:
                     # SockJS frames are text: a binary one is read as
                     # UTF-8 text (as 1.x did).
                     text = text.decode("utf-8")
-            except UnicodeDecodeError:
-                session.on_messages(decoded)
-                assert self.conn is not None
-                self.conn.close(1007, "Invalid UTF-8", by_peer=True)
-                return
+                except UnicodeDecodeError:
+                    session.on_messages(decoded)
+                    assert self.conn is not None
+                    self.conn.close(1007, "Invalid UTF-8", by_peer=True)
+                    return
+            else:
+                # utf8_len inlined for ASCII (once per message).
+                stats.on_bytes_recv(len(text) if text.isascii() else proto.utf8_len(text))
             try:
                 decoded.extend(proto.decode_ws_message(text))
             except proto.PayloadError:
@@ -105,15 +112,19 @@ class WebSocketReceiver(WebSocketLiveness, BaseTransportMixin):
         conn = self.conn
         if conn is None:
             return
-        self.server.stats.on_bytes_sent(proto.utf8_len(frame))
-        key = self._cache_key
-        if shared is not None and key is not None:
-            data = shared.cache.get(key)
-            if data is None:
-                data = shared.cache[key] = conn.frame_text(frame)
-            conn.send_prebuilt(data)
+        if shared is None:
+            # utf8_len inlined for ASCII (once per frame).
+            self.server.stats.on_bytes_sent(len(frame) if frame.isascii() else proto.utf8_len(frame))
         else:
-            conn.send_text(frame)
+            self.server.stats.on_bytes_sent(shared.frame_size)
+            key = self._cache_key
+            if key is not None:
+                data = shared.cache.get(key)
+                if data is None:
+                    data = shared.cache[key] = conn.frame_text(frame)
+                conn.send_prebuilt(data)
+                return
+        conn.send_text(frame)
 
     def send_final(self, frame: str) -> None:
         conn = self.conn
