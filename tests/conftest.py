@@ -78,6 +78,21 @@ def pytest_collection_modifyitems(config: Any, items: List[Any]) -> None:
             item.add_marker(pytest.mark.cluster)
 
 
+def pytest_collection_finish(session: Any) -> None:
+    """Start the long builds of the modules this run includes
+    (tests/background.py). Not in a pytest-xdist worker: the module may be
+    the other worker's."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    started = set()
+    for item in session.items:
+        module = getattr(item, "module", None)
+        start = getattr(module, "start_early", None)
+        if start is not None and module not in started:
+            started.add(module)
+            start()
+
+
 def pytest_report_header(config: Any) -> str:
     import tornado
 

@@ -13,6 +13,7 @@ from email.parser import Parser
 from typing import Any, Dict, List
 
 import pytest
+from background import Background
 
 import sockjs.tornado
 
@@ -23,20 +24,31 @@ def run(args: List[str], **kw: Any) -> "subprocess.CompletedProcess[str]":
     return subprocess.run(args, capture_output=True, text=True, timeout=300, **kw)
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: Any) -> Dict[str, Any]:
-    dist = tmp_path_factory.mktemp("dist")
+def _build_args(tmp: str) -> List[str]:
     # What a build reads, copied: setuptools writes build/ and *.egg-info
     # next to pyproject.toml, which must not race with another build (a
     # second pytest-xdist worker) or litter the checkout.
-    src = tmp_path_factory.mktemp("src")
+    src = os.path.join(tmp, "src")
+    os.mkdir(src)
     for name in ("pyproject.toml", "setup.cfg", "README.rst", "LICENSE"):
-        shutil.copy(os.path.join(ROOT, name), src / name)
-    shutil.copytree(os.path.join(ROOT, "sockjs"), src / "sockjs", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copy(os.path.join(ROOT, name), os.path.join(src, name))
+    shutil.copytree(
+        os.path.join(ROOT, "sockjs"), os.path.join(src, "sockjs"), ignore=shutil.ignore_patterns("__pycache__")
+    )
     # --no-isolation: build with the setuptools of this venv (pinned by the
     # test extra), so the test needs no network.
-    r = run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), str(src)])
+    return [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", os.path.join(tmp, "dist"), src]
+
+
+BUILD = Background(_build_args)
+start_early = BUILD.start
+
+
+@pytest.fixture(scope="module")
+def wheel() -> Dict[str, Any]:
+    r = BUILD.result()
     assert r.returncode == 0, r.stdout + r.stderr
+    dist = os.path.join(r.dir, "dist")
     wheels = [f for f in os.listdir(dist) if f.endswith(".whl")]
     assert len(wheels) == 1, wheels
     path = os.path.join(dist, wheels[0])

@@ -6,11 +6,11 @@ import importlib
 import os
 import pkgutil
 import posixpath
-import subprocess
 import sys
-from typing import Any, Dict, Iterator, List, Set
+from typing import Any, Iterator, List, Set
 
 import pytest
+from background import Background, Built
 from sphinx.util.inventory import InventoryFile
 
 import sockjs.tornado
@@ -18,35 +18,23 @@ import sockjs.tornado
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def _build_args(out: str) -> List[str]:
+    docs = os.path.join(ROOT, "docs")
+    return [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-n", "-E", "-q", "-b", "html", docs, out]
+
+
+BUILD = Background(_build_args)
+start_early = BUILD.start
+
+
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: Any) -> Dict[str, Any]:
-    out = tmp_path_factory.mktemp("html")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sphinx",
-            "-W",
-            "--keep-going",
-            "-n",
-            "-E",
-            "-q",
-            "-b",
-            "html",
-            os.path.join(ROOT, "docs"),
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    return {"out": out, "proc": proc}
+def built() -> Built:
+    return BUILD.result()
 
 
-def test_sphinx_build_has_no_warnings(built: Dict[str, Any]) -> None:
-    proc = built["proc"]
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr.strip() == "", proc.stderr
+def test_sphinx_build_has_no_warnings(built: Built) -> None:
+    assert built.returncode == 0, built.stderr
+    assert built.stderr.strip() == "", built.stderr
 
 
 def _public_modules() -> Iterator[Any]:
@@ -56,8 +44,8 @@ def _public_modules() -> Iterator[Any]:
             yield importlib.import_module(info.name)
 
 
-def _documented(built: Dict[str, Any]) -> Set[str]:
-    with open(os.path.join(built["out"], "objects.inv"), "rb") as f:
+def _documented(built: Built) -> Set[str]:
+    with open(os.path.join(built.dir, "objects.inv"), "rb") as f:
         inventory = InventoryFile.load(f, "", posixpath.join)
     names: Set[str] = set()
     for kind, objects in inventory.items():
@@ -79,8 +67,8 @@ def _documented_elsewhere(obj: Any, name: str, documented: Set[str]) -> bool:
     return False
 
 
-def test_api_pages_cover_every_public_name(built: Dict[str, Any]) -> None:
-    assert built["proc"].returncode == 0, built["proc"].stderr
+def test_api_pages_cover_every_public_name(built: Built) -> None:
+    assert built.returncode == 0, built.stderr
     documented = _documented(built)
     modules = list(_public_modules())
     assert len(modules) > 20
@@ -98,21 +86,21 @@ def test_api_pages_cover_every_public_name(built: Dict[str, Any]) -> None:
     assert not missing, "public names missing from docs/api/: %s" % missing
 
 
-def test_changelog_is_part_of_the_site(built: Dict[str, Any]) -> None:
-    with open(os.path.join(built["out"], "changelog.html")) as f:
+def test_changelog_is_part_of_the_site(built: Built) -> None:
+    with open(os.path.join(built.dir, "changelog.html")) as f:
         html = f.read()
     with open(os.path.join(ROOT, "CHANGELOG.rst")) as f:
         first_version = [line for line in f.read().splitlines() if line[:1].isdigit()][0]
     assert first_version.split()[0] in html
 
 
-def test_performance_page_shows_the_latest_benchmark_table(built: Dict[str, Any]) -> None:
+def test_performance_page_shows_the_latest_benchmark_table(built: Built) -> None:
     sys.path.insert(0, os.path.join(ROOT, "docs", "_ext"))
     from benchtable import read_table
 
     caption, headers, rows = read_table(os.path.join(ROOT, "bench", "README.md"))
     assert "sockjs-tornado (this)" in headers and len(rows) >= 10
-    with open(os.path.join(built["out"], "performance.html")) as f:
+    with open(os.path.join(built.dir, "performance.html")) as f:
         html = f.read()
     table = html[html.index('class="bench-table') :]
     table = table[: table.index("</table>")]
