@@ -6,26 +6,17 @@ insides.
 """
 
 import json
-import time
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import requests
 import websocket
+from waiting import wait_until
 
 TIMEOUT = 5.0
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = TIMEOUT, interval: float = 0.02) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after
-    ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met within %.1fs" % timeout)
-        time.sleep(interval)
+#: Polls until truthy and returns the value; a timeout fails the test.
+wait_for = wait_until
 
 
 def parse_frame(frame: str) -> Tuple[str, Any]:

@@ -7,12 +7,12 @@ by timeouts and stops with :meth:`close`.
 import http.client
 import json
 import threading
-import time
 import uuid
 from typing import Any, Callable, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 import websocket
+from waiting import wait_until
 
 TIMEOUT = 10.0
 
@@ -20,15 +20,9 @@ TIMEOUT = 10.0
 def wait_for(
     predicate: Callable[[], Any], timeout: float = TIMEOUT, interval: float = 0.02, what: str = "condition"
 ) -> Any:
-    """Poll until ``predicate()`` is truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("%s not met within %.1fs" % (what, timeout))
-        time.sleep(interval)
+    """Poll until ``predicate()`` is truthy; fail after ``timeout``. Every
+    20 ms: these predicates ask a browser or a cluster."""
+    return wait_until(predicate, timeout, interval, what)
 
 
 def parse_frame(frame: str) -> Tuple[str, Any]:

@@ -3,9 +3,10 @@ wire as it is (status, headers, each chunk on its own), and small helpers
 for session URLs."""
 
 import socket
-import time
 import uuid
 from typing import Dict, List, Optional, Tuple
+
+from waiting import poll
 
 from sockjs.tornado import SockJSConnection
 
@@ -170,14 +171,8 @@ def read_body(conn: RawHTTP, resp: RawResponse) -> bytes:
     return conn.read_to_eof()
 
 
-def wait_for(predicate, timeout: float = 5.0, interval: float = 0.02) -> bool:
-    """Poll ``predicate`` until it is true or ``timeout`` passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())
+#: Polls until true; falsy after the timeout (``assert wait_for(...)``).
+wait_for = poll
 
 
 class Echo(SockJSConnection):

@@ -10,6 +10,8 @@ import struct
 import time
 from typing import Dict, List, Optional, Tuple
 
+from waiting import poll
+
 from sockjs.tornado import wsframes
 
 
@@ -168,10 +170,5 @@ class _ClientFrameParser:
             self.buf = b[pos + n :]
 
 
-def wait_for(pred, timeout: float = 5.0, interval: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(interval)
-    return pred()
+#: Polls until true; falsy after the timeout (``assert wait_for(...)``).
+wait_for = poll

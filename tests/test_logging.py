@@ -2,12 +2,12 @@
 lifecycle event, readable like an access log."""
 
 import logging
-import time
 from typing import Any, List
 
 import requests
 import websocket
 from conftest import router_app
+from waiting import wait_until
 
 from sockjs.tornado import SockJSConnection
 
@@ -29,12 +29,7 @@ def lines(caplog: Any, prefix: str) -> List[str]:
 
 
 def wait_for(pred: Any, timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met")
+    wait_until(pred, timeout)
 
 
 def test_session_lifecycle_lines(make_server: Any, caplog: Any) -> None:

@@ -10,6 +10,7 @@ import pytest
 import requests
 import websocket
 from conftest import router_app
+from waiting import poll
 
 from sockjs.tornado import SockJSConnection
 from sockjs.tornado.multiplex import MultiplexConnection
@@ -101,14 +102,8 @@ class WS:
 
 
 def wait_for(pred: Any, timeout: float = 3.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.01)
-    raise AssertionError("condition not met; events: %r" % (EVENTS,))
+    if not poll(pred, timeout):
+        raise AssertionError("condition not met; events: %r" % (EVENTS,))
 
 
 def test_channels_open_talk_and_close_independently(mux: Any) -> None:
