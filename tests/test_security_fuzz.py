@@ -52,7 +52,7 @@ def server():
             "/f",
             {
                 "max_message_size": LIMIT,
-                "disconnect_delay": 2,
+                "disconnect_delay": 1,
                 "session_check_interval": 0.1,
                 "heartbeat_delay": 0.5,
                 "allowed_origins": ["https://ok.test", "https://*.ok.test"],

@@ -47,7 +47,7 @@ def server():
     from conftest import ServerThread
 
     srv = ServerThread(
-        router_app(Amplify, "/q", {"disconnect_delay": 0.2, "session_check_interval": 0.05, "heartbeat_delay": 0.1})
+        router_app(Amplify, "/q", {"disconnect_delay": 0.1, "session_check_interval": 0.02, "heartbeat_delay": 0.1})
     )
     yield srv
     srv.stop()
@@ -206,7 +206,7 @@ NAMES = list(_scenarios(0))
 def test_disconnect_is_quiet(server, warnings_seen, name, how):
     sock = _scenarios(server.port)[name]()
     (_rst if how == "rst" else _fin)(sock)
-    time.sleep(0.15)
+    time.sleep(0.05)
     # Whatever the server still does for that client (heartbeats, expiry,
     # the close of the session) happens quietly too.
     assert wait_for(lambda: server.call(lambda: len(server.app.sockjs_router.sessions)) == 0, timeout=5)
