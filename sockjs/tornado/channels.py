@@ -230,8 +230,11 @@ class Channels:
         count = 0
         for s in targets:
             if s.state < sessionmod.CLOSING:
-                if channel is None or s.recovery is None:
+                rec = s.recovery
+                if channel is None or rec is None:
                     s.send_broadcast(shared)
+                elif position is not None and rec.caught_up is not None and rec.already_sent(channel, position):
+                    continue
                 else:
                     if wrapped is None:
                         wrapped = wrap_publication(channel, message, position)

@@ -64,6 +64,8 @@ import uuid
 from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Tuple
 
+from sockjs.tornado.broker.base import Position
+from sockjs.tornado.channels import wrap_publication
 from sockjs.tornado.conn import restore_identity
 from sockjs.tornado.tasks import spawn
 
@@ -97,6 +99,7 @@ class RecoveryState:
         "leaving",
         "holding",
         "subscribed_at",
+        "caught_up",
     )
 
     def __init__(self, token: str, limit: int, max_bytes: int) -> None:
@@ -119,6 +122,9 @@ class RecoveryState:
         self.holding: Optional[List[str]] = None
         #: Channel -> Unix time of subscription (for the saved state).
         self.subscribed_at: Dict[str, float] = {}
+        #: After a restore, channel -> the history position its catch-up
+        #: ended at, until a newer publication of that channel arrives.
+        self.caught_up: Optional[Dict[str, Position]] = None
 
     def record(self, encoded: str) -> bool:
         """Keep one message; True when it goes out now. False when it is
@@ -141,6 +147,22 @@ class RecoveryState:
             self.away += 1
             return self.away <= len(ring)
         return True
+
+    def already_sent(self, channel: str, position: Position) -> bool:
+        """True for a publication a restore's catch-up already sent: it was
+        read from the channel's history while Redis was still handing it
+        to this process, live. The first newer publication of a channel
+        ends the check for that channel."""
+        caught_up = self.caught_up
+        if caught_up is None or channel not in caught_up:
+            return False
+        epoch, offset = caught_up[channel]
+        if position[0] == epoch and position[1] <= offset:
+            return True
+        del caught_up[channel]
+        if not caught_up:
+            self.caught_up = None
+        return False
 
     def replay(self, position: int) -> Optional[List[str]]:
         """The messages after the client's ``position``, or ``None`` when
@@ -316,7 +338,7 @@ class Recovery:
         channels = self.router.channels
         lost: List[str] = []
         catch_up: List[str] = []
-        last: Dict[str, int] = {}
+        last: Dict[str, Position] = {}
         for channel, since_time in (saved.get("ch") or {}).items():
             channels.subscribe(session, channel)
             rec.subscribed_at[channel] = since_time
@@ -337,21 +359,22 @@ class Recovery:
             pubs = page.publications
             if since is None:
                 pubs = [p for p in pubs if p.time >= since_time]
-            from sockjs.tornado.channels import wrap_publication
-
             for p in pubs:
                 catch_up.append(wrap_publication(channel, p.data, (page.epoch, p.offset)).encoded)
-                last[channel] = p.offset
+                last[channel] = (page.epoch, p.offset)
         if session.state != 1:
             return False
         held, rec.holding = rec.holding, None
+        # Publications held meanwhile, and those Redis still hands over
+        # after this (channels.deliver asks), may be in the catch-up.
+        rec.caught_up = last or None
         session.send_control({"$sockjs": "welcome", "t": token, "r": "restored", "f": None, "lost": lost})
         for encoded in catch_up:
             session.send_jsonified(encoded, stats=False)
         for encoded in held:
             if encoded.startswith('{"$sockjs":"pub"'):
                 pub = json.loads(encoded)
-                if pub.get("o") is not None and pub["o"] <= last.get(pub.get("c"), 0):
+                if pub.get("o") is not None and rec.already_sent(pub["c"], (pub["e"], pub["o"])):
                     continue
             session.send_jsonified(encoded, stats=False)
         self.changed(session)
