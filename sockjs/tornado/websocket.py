@@ -12,6 +12,7 @@ the routing, the handshake and everything HTTP stay Tornado's.
 """
 
 import asyncio
+import functools
 import logging
 from typing import Any, List, Optional, cast
 
@@ -168,18 +169,20 @@ class SockJSWebSocketHandler(BaseHandler):
         delegate = self.make_delegate()
         self.status = 101
         stream = self.detach()
-        greeting = response.encode("latin-1")
+        # The connection after the handshake, the same over TLS (through the
+        # IOStream) and over plain TCP (on the socket itself).
+        connection = functools.partial(
+            WebSocketConnection,
+            delegate,
+            settings["max_message_size"],
+            settings["max_queue_size"],
+            greeting=response.encode("latin-1"),
+            hixie76_keys=hixie,
+            deflate=agreed.deflate,
+            subprotocol=agreed.subprotocol,
+        )
         if isinstance(stream, iostream.SSLIOStream):
-            conn = WebSocketConnection(
-                delegate,
-                settings["max_message_size"],
-                settings["max_queue_size"],
-                greeting=greeting,
-                hixie76_keys=hixie,
-                deflate=agreed.deflate,
-                subprotocol=agreed.subprotocol,
-            )
-            await IOStreamTransport(stream, conn).run()
+            await IOStreamTransport(stream, connection()).run()
             return
         # Bytes Tornado read past the request head (frames the client sent
         # in the same packet as its handshake) belong to the new reader,
@@ -201,16 +204,7 @@ class SockJSWebSocketHandler(BaseHandler):
             return
         stream.close()  # unregisters and closes the original fd only
         sock.setblocking(False)
-        conn = WebSocketConnection(
-            delegate,
-            settings["max_message_size"],
-            settings["max_queue_size"],
-            greeting=greeting,
-            initial=buffered,
-            hixie76_keys=hixie,
-            deflate=agreed.deflate,
-            subprotocol=agreed.subprotocol,
-        )
+        conn = connection(initial=buffered)
         # asyncio sets TCP_NODELAY on every TCP transport it makes. The cast:
         # Python 3.9's AbstractEventLoop does not declare the method (3.10's
         # does), though asyncio's and uvloop's loops have it there too.
