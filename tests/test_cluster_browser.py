@@ -12,7 +12,7 @@ import threading
 from typing import Any, List
 
 import pytest
-from browser import Browser
+from browser import TRANSPORTS, Browser
 from cluster_clients import wait_for
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "cluster"))
@@ -59,21 +59,6 @@ def test_example_page_on_every_node_gets_publications_from_every_node() -> None:
         cluster.cleanup()
 
 
-#: Every transport sockjs-client offers in Chromium to a page on the
-#: server's own origin.
-ALL_TRANSPORTS = [
-    "websocket",
-    "xhr-streaming",
-    "eventsource",
-    "iframe-eventsource",
-    "htmlfile",
-    "iframe-htmlfile",
-    "xhr-polling",
-    "iframe-xhr-polling",
-    "jsonp-polling",
-]
-
-
 def test_nginx_config_from_the_docs_carries_every_transport() -> None:
     """nginx 1.22 (Debian's) in front of two nodes, configured with
     examples/cluster/nginx.conf, the file docs/deployment.rst shows: the
@@ -88,7 +73,7 @@ def test_nginx_config_from_the_docs_carries_every_transport() -> None:
             results: List[Any] = []
             urls = [
                 (cluster.url + "/?transport=" + t, {"timeout": 90, "done": DONE, "progress": "window.__cluster"})
-                for t in ALL_TRANSPORTS
+                for t in TRANSPORTS
             ]
             runner = threading.Thread(target=lambda: results.extend(browser.run_many(urls)), daemon=True)
             runner.start()
@@ -106,8 +91,8 @@ def test_nginx_config_from_the_docs_carries_every_transport() -> None:
             runner.join(150)
             seen_all.set()
             publisher.join(5)
-        assert len(results) == len(ALL_TRANSPORTS)
-        for transport, res in zip(ALL_TRANSPORTS, results):
+        assert len(results) == len(TRANSPORTS)
+        for transport, res in zip(TRANSPORTS, results):
             assert res.ok, res.describe()
             state = res.result
             assert state["transport"] == transport, res.describe()

@@ -63,6 +63,16 @@ def test_other_methods_are_405(test_server, path, method, upgrade):
         assert read_body(c, resp) == b""
 
 
+#: A version 13 handshake request (RFC 6455's own example key is the other
+#: one used below).
+UPGRADE = {
+    "Upgrade": "websocket",
+    "Connection": "Upgrade",
+    "Sec-WebSocket-Version": "13",
+    "Sec-WebSocket-Key": "x3JJHMbDL1EzLkh9GBhXDw==",
+}
+
+
 # Stable ids: the session id is random, and pytest-xdist's workers must
 # collect the same names.
 @pytest.mark.parametrize("path", ["/echo/000/%s/websocket" % sid(), "/echo/websocket"], ids=["sockjs", "raw"])
@@ -71,13 +81,7 @@ def test_101_answer(test_server, path):
         resp = c.request(
             "GET",
             path,
-            {
-                "Upgrade": "websocket",
-                "Connection": "Upgrade",
-                "Sec-WebSocket-Version": "13",
-                "Sec-WebSocket-Origin": "http://asd",
-                "Sec-WebSocket-Key": "x3JJHMbDL1EzLkh9GBhXDw==",
-            },
+            dict(UPGRADE, **{"Sec-WebSocket-Origin": "http://asd"}),
         )
         assert resp.status == 101
         assert resp.get("Sec-WebSocket-Accept") == "HSmrc0sMlYUkAGmm5OPpG2HaGWk="
@@ -93,12 +97,7 @@ def test_disabled_websocket_is_404(test_server, path):
         resp = c.request(
             "GET",
             path,
-            {
-                "Upgrade": "websocket",
-                "Connection": "Upgrade",
-                "Sec-WebSocket-Version": "13",
-                "Sec-WebSocket-Key": "x3JJHMbDL1EzLkh9GBhXDw==",
-            },
+            UPGRADE,
         )
         assert resp.status == 404
 
@@ -301,12 +300,7 @@ def test_raw_socket_ping_gets_pong(test_server):
         resp = c.request(
             "GET",
             "/echo/websocket",
-            {
-                "Upgrade": "websocket",
-                "Connection": "Upgrade",
-                "Sec-WebSocket-Version": "13",
-                "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
-            },
+            dict(UPGRADE, **{"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}),
         )
         assert resp.status == 101
         mask = b"\x01\x02\x03\x04"

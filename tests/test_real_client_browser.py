@@ -30,23 +30,12 @@ from urllib.parse import urlencode
 
 import pytest
 import test_server
-from browser import Browser, PageResult, client_routes, page_routes
+from browser import TRANSPORTS, Browser, PageResult, client_routes, page_routes
 from conftest import ServerThread, _errors
 from tornado import web
 
 pytestmark = pytest.mark.browser
 
-TRANSPORTS = [
-    "websocket",
-    "xhr-streaming",
-    "eventsource",
-    "iframe-eventsource",
-    "htmlfile",
-    "iframe-htmlfile",
-    "xhr-polling",
-    "iframe-xhr-polling",
-    "jsonp-polling",
-]
 PLACES = ["same", "cross"]
 # Short, so every transport shows its heartbeats to the client quickly.
 HEARTBEAT_DELAY = 0.3

@@ -31,7 +31,7 @@ from urllib.parse import urlencode
 
 import pytest
 import requests
-from browser import Browser, PageResult, client_routes, page_routes
+from browser import TRANSPORTS, Browser, PageResult, client_routes, page_routes
 from conftest import ROOT, ServerThread
 from test_real_client_browser import MESSAGES
 from tornado import web
@@ -39,17 +39,6 @@ from tornado import web
 from sockjs.tornado import SockJSConnection, SockJSRouter
 from sockjs.tornado.metrics import render
 
-TRANSPORTS = [
-    "websocket",
-    "xhr-streaming",
-    "xhr-polling",
-    "eventsource",
-    "iframe-eventsource",
-    "iframe-htmlfile",
-    "iframe-xhr-polling",
-    "jsonp-polling",
-    "htmlfile",
-]
 # The client offers htmlfile only on the server's own origin.
 CROSS_TRANSPORTS = [t for t in TRANSPORTS if t != "htmlfile"]
 

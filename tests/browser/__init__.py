@@ -49,6 +49,19 @@ SOCKJS_CLIENT_DIST = os.path.join(NODE_MODULES, "sockjs-client", "dist")
 PAGES_DIR = os.path.join(HERE, "pages")
 DRIVER = os.path.join(HERE, "driver.js")
 
+#: Every transport sockjs-client offers in Chromium, by its client-side name.
+TRANSPORTS = [
+    "websocket",
+    "xhr-streaming",
+    "eventsource",
+    "iframe-eventsource",
+    "htmlfile",
+    "iframe-htmlfile",
+    "xhr-polling",
+    "iframe-xhr-polling",
+    "jsonp-polling",
+]
+
 
 class BrowserUnavailable(RuntimeError):
     """Node, playwright-core or Chromium is missing or would not start."""
