@@ -554,6 +554,8 @@ static int cmpd(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+static void fixed_rate(int n, double rate, double secs, double *p50, double *p99, long *skipped_out);
+
 static void mode_ws_echo(void) {
     int n = (int)optf("conns", 100);
     const char *hex = opt("zmsg", NULL);
@@ -569,30 +571,11 @@ static void mode_ws_echo(void) {
     int ok = open_all(K_WS, is_open, 30);
     if (ok < n) { fprintf(stderr, "only %d/%d connected\n", ok, n); }
     if (rate > 0) {
-        g_fixed_rate = 1;
-        g_latcap = (long)(rate * secs) + 16;
-        g_lat = malloc(g_latcap * sizeof(double));
-        double start = now(), t;
-        long issued = 0, skipped = 0; int rr = 0;
-        g_measuring = 1;
+        double p50, p99;
+        long skipped;
         window_start();
-        while ((t = now()) < start + secs) {
-            long due = (long)((t - start) * rate);
-            while (issued < due) {
-                int tries = 0;
-                while (tries < n && (!is_open(&g_conns[rr]) || g_conns[rr].inflight)) { rr = (rr + 1) % n; tries++; }
-                if (tries == n) { skipped += due - issued; issued = due; break; }
-                echo_send(&g_conns[rr]);
-                rr = (rr + 1) % n;
-                issued++;
-            }
-            poll_once(1);
-        }
+        fixed_rate(n, rate, secs, &p50, &p99, &skipped);
         double el, cpu = window_cpu(&el);
-        double drain = now() + 1;
-        while (now() < drain) { int busy = 0; for (int i = 0; i < n; i++) busy |= g_conns[i].inflight && g_conns[i].fd >= 0; if (!busy) break; poll_once(5); }
-        qsort(g_lat, g_nlat, sizeof(double), cmpd);
-        double p50 = g_nlat ? g_lat[g_nlat / 2] * 1000 : -1, p99 = g_nlat ? g_lat[(long)(g_nlat * 0.99)] * 1000 : -1;
         printf("{\"mode\":\"ws_latency\",\"conns\":%d,\"rate\":%.0f,\"n\":%ld,\"skipped\":%ld,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"cpu\":%.3f,\"server_cpu\":%.3f,\"secs\":%.2f,\"errors\":%ld}\n",
                ok, rate, g_nlat, skipped, p50, p99, cpu, g_server_cpu, el, g_errors);
         return;
