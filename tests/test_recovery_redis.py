@@ -5,7 +5,7 @@ processes)."""
 import json
 import time
 import uuid
-from typing import Any, List
+from typing import Any, List, Tuple
 from urllib.parse import quote
 
 import pytest
@@ -71,6 +71,17 @@ def recv(ws: Any, n: int) -> List[Any]:
         if frame != "h":
             out.extend(json.loads(frame[1:]))
     return out
+
+
+def recovering_client(srv: ServerThread, data: Any) -> Tuple[Any, str]:
+    """A client of ``srv`` that opted into recovery, subscribed to "news",
+    with ``conn.data`` saved: its websocket and its resume token."""
+    ws = connect(srv, "?_r=")
+    welcome = recv(ws, 1)[0]
+    assert welcome["$sockjs"] == "welcome" and welcome["r"] is None
+    ws.send(json.dumps(["sub:news", "data:" + json.dumps(data)]))
+    assert recv(ws, 2) == ["subscribed:news", "saved"]
+    return ws, welcome["t"]
 
 
 def wait_broker(*servers: ServerThread) -> None:
@@ -145,11 +156,7 @@ def test_a_client_whose_process_died_is_restored_by_another(redis_url: str, make
     a = ServerThread(router_app(Conn, "/rec", settings(redis_url)))
     b = make_server(router_app(Conn, "/rec", settings(redis_url)))
     wait_broker(a, b)
-    ws = connect(a, "?_r=")
-    welcome = recv(ws, 1)[0]
-    assert welcome["$sockjs"] == "welcome" and welcome["r"] is None
-    ws.send(json.dumps(["sub:news", 'data:{"n": 1}']))
-    assert recv(ws, 2) == ["subscribed:news", "saved"]
+    ws, token = recovering_client(a, {"n": 1})
     b.call(router_of(b).publish, "news", "p1")
     p1 = recv(ws, 1)[0]
     assert p1["d"] == "p1" and p1["o"] == 1
@@ -161,7 +168,7 @@ def test_a_client_whose_process_died_is_restored_by_another(redis_url: str, make
     for i in range(2, 7):
         b.call(rb.publish, "news", "p%d" % i)
     positions = json.dumps({"news": [p1["e"], 1]})
-    ws2 = connect(b, "?_r=%s&_p=4&_c=%s" % (welcome["t"], quote(positions)))
+    ws2 = connect(b, "?_r=%s&_p=4&_c=%s" % (token, quote(positions)))
     try:
         got = recv(ws2, 6)
         assert got[0]["$sockjs"] == "welcome" and got[0]["r"] == "restored" and got[0]["lost"] == []
@@ -186,17 +193,14 @@ def test_a_client_of_a_process_shut_down_for_a_deploy_is_restored_by_another(red
     a = make_server(router_app(Conn, "/rec", settings(redis_url)))
     b = make_server(router_app(Conn, "/rec", settings(redis_url)))
     wait_broker(a, b)
-    ws = connect(a, "?_r=")
-    welcome = recv(ws, 1)[0]
-    ws.send(json.dumps(["sub:news", 'data:{"n": 2}']))
-    assert recv(ws, 2) == ["subscribed:news", "saved"]
+    ws, token = recovering_client(a, {"n": 2})
     time.sleep(0.2)
     a.run(router_of(a).shutdown(timeout=1))
     # The client is told 1001 (it reconnects: not a close by the application).
     assert json.loads(ws.recv()[1:]) == [1001, "Server shutting down"]
     ws.close()
     b.call(router_of(b).publish, "news", "during")
-    ws2 = connect(b, "?_r=%s&_p=2" % welcome["t"])
+    ws2 = connect(b, "?_r=%s&_p=2" % token)
     try:
         got = recv(ws2, 2)
         assert got[0]["r"] == "restored" and got[1]["d"] == "during"
